@@ -1,0 +1,571 @@
+// Strict YAML config reader, resolved-config printer and docs generator, all driven by the
+// SchemaVisitor walk of core/config/config.h.
+#include "core/config/loader.h"
+
+#include <algorithm>
+#include <charconv>
+#include <cmath>
+#include <filesystem>
+#include <set>
+#include <sstream>
+
+#include <yaml-cpp/yaml.h>
+
+#include "core/error.h"
+#include "core/fs.h"
+
+namespace rlvr::core {
+namespace {
+
+// --- Messages ---
+
+// Where a YAML node came from: a file (with line:col) or a --set override (no position).
+struct Source {
+  std::string name;
+  bool has_positions = true;
+};
+
+std::string where(const Source& src, const YAML::Node& node) {
+  if (!src.has_positions || !node.IsDefined() || node.Mark().is_null()) return src.name;
+  return fmt::format("{}:{}:{}", src.name, node.Mark().line + 1, node.Mark().column + 1);
+}
+
+std::string join_path(const std::string& prefix, const std::string& name) {
+  return prefix.empty() ? name : prefix + "." + name;
+}
+
+std::string format_number(double v) {
+  if (std::isinf(v)) return v > 0 ? "inf" : "-inf";
+  return fmt::format("{}", v);
+}
+
+std::string describe_range(const char* kind, Range r) {
+  bool lo = std::isfinite(r.min), hi = std::isfinite(r.max);
+  if (lo && hi) return fmt::format("{} in [{}, {}]", kind, format_number(r.min), format_number(r.max));
+  if (lo) return fmt::format("{} >= {}", kind, format_number(r.min));
+  if (hi) return fmt::format("{} <= {}", kind, format_number(r.max));
+  return kind;
+}
+
+std::string node_kind(const YAML::Node& n) {
+  switch (n.Type()) {
+    case YAML::NodeType::Map: return "a mapping";
+    case YAML::NodeType::Sequence: return "a list";
+    case YAML::NodeType::Null: return "null";
+    default: return "'" + n.Scalar() + "'";
+  }
+}
+
+// --- Reading ---
+
+// Reads one YAML mapping into the struct being visited, remembering which keys it knows so
+// that finish() can reject the rest.
+class Reader : public SchemaVisitor {
+ public:
+  Reader(YAML::Node node, std::string path, const Source& src)
+      : node_(std::move(node)), path_(std::move(path)), src_(src) {}
+
+  void allow_key(const std::string& key) { known_.push_back(key); }
+
+  // Rejects duplicate and unknown keys of the mapping.
+  void finish() const {
+    if (!node_.IsMap()) return;
+    std::set<std::string> seen;
+    for (auto it = node_.begin(); it != node_.end(); ++it) {
+      const YAML::Node& key = it->first;
+      std::string name = key.IsScalar() ? key.Scalar() : std::string("<non-scalar key>");
+      if (!seen.insert(name).second) {
+        throw Error(fmt::format("{}: duplicate key '{}'", where(src_, key), join_path(path_, name)));
+      }
+      if (std::find(known_.begin(), known_.end(), name) != known_.end()) continue;
+      std::string msg = path_.empty()
+                            ? fmt::format("{}: unknown key '{}'", where(src_, key), name)
+                            : fmt::format("{}: unknown key '{}' in '{}'", where(src_, key), name, path_);
+      if (auto best = closest_match(name, known_)) msg += fmt::format("; did you mean '{}'?", *best);
+      else msg += fmt::format("; known keys: {}", fmt::join(known_, ", "));
+      throw Error(msg);
+    }
+  }
+
+  void field(const char* name, bool& value, const char* /*doc*/) override {
+    YAML::Node n = scalar(name, "true or false");
+    if (!n) return;
+    const std::string& s = n.Scalar();
+    if (s == "true" || s == "True" || s == "TRUE") value = true;
+    else if (s == "false" || s == "False" || s == "FALSE") value = false;
+    else fail(n, name, "expected true or false");
+  }
+
+  void field(const char* name, int64_t& value, const char* /*doc*/, Range range) override {
+    YAML::Node n = scalar(name, describe_range("an integer", range).c_str());
+    if (!n) return;
+    const std::string& s = n.Scalar();
+    int64_t v = 0;
+    auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
+    if (ec != std::errc() || end != s.data() + s.size()) {
+      fail(n, name, "expected " + describe_range("an integer", range));
+    }
+    if (!range.contains(static_cast<double>(v))) {
+      fail(n, name, "out of range; expected " + describe_range("an integer", range));
+    }
+    value = v;
+  }
+
+  void field(const char* name, double& value, const char* /*doc*/, Range range) override {
+    YAML::Node n = scalar(name, describe_range("a number", range).c_str());
+    if (!n) return;
+    const std::string& s = n.Scalar();
+    char* end = nullptr;
+    double v = s.empty() ? 0 : std::strtod(s.c_str(), &end);
+    if (s.empty() || end != s.c_str() + s.size() || !std::isfinite(v) ||
+        s.find_first_not_of(" \t") != 0) {
+      fail(n, name, "expected " + describe_range("a number", range));
+    }
+    if (!range.contains(v)) fail(n, name, "out of range; expected " + describe_range("a number", range));
+    value = v;
+  }
+
+  void field(const char* name, std::string& value, const char* /*doc*/) override {
+    known_.push_back(name);
+    YAML::Node n = child(name);
+    if (!n) return;
+    if (n.IsNull()) {
+      value.clear();
+      return;
+    }
+    if (!n.IsScalar()) fail(n, name, "expected a string");
+    value = n.Scalar();
+  }
+
+  void field(const char* name, std::vector<std::string>& value, const char* /*doc*/) override {
+    known_.push_back(name);
+    YAML::Node n = child(name);
+    if (!n) return;
+    if (n.IsNull()) {
+      value.clear();
+      return;
+    }
+    if (!n.IsSequence()) fail(n, name, "expected a list of strings");
+    std::vector<std::string> out;
+    for (const auto& item : n) {
+      if (!item.IsScalar()) {
+        throw Error(fmt::format("{}: {}: expected a list of strings, got {} as an item",
+                                where(src_, item), join_path(path_, name), node_kind(item)));
+      }
+      out.push_back(item.Scalar());
+    }
+    value = std::move(out);
+  }
+
+  void choice(const char* name, std::string& value, const std::vector<std::string>& choices,
+              const char* /*doc*/) override {
+    YAML::Node n = scalar(name, "a string");
+    if (!n) return;
+    const std::string& s = n.Scalar();
+    if (std::find(choices.begin(), choices.end(), s) == choices.end()) {
+      std::string msg = fmt::format("{}: {}: '{}' is not one of: {}", where(src_, n),
+                                    join_path(path_, name), s, fmt::join(choices, ", "));
+      if (auto best = closest_match(s, choices)) msg += fmt::format("; did you mean '{}'?", *best);
+      throw Error(msg);
+    }
+    value = s;
+  }
+
+  void section(const char* name, const char* /*doc*/,
+               const std::function<void(SchemaVisitor&)>& body) override {
+    known_.push_back(name);
+    YAML::Node n = child(name);
+    if (!n || n.IsNull()) return;
+    if (!n.IsMap()) fail(n, name, "expected a mapping of keys");
+    Reader sub(n, join_path(path_, name), src_);
+    body(sub);
+    sub.finish();
+  }
+
+  void list(const char* name, const char* /*doc*/, const std::function<size_t()>& /*size*/,
+            const std::function<void(size_t)>& resize,
+            const std::function<void(size_t, SchemaVisitor&)>& element,
+            const std::function<void(SchemaVisitor&)>& /*prototype*/) override {
+    known_.push_back(name);
+    YAML::Node n = child(name);
+    if (!n) return;
+    if (n.IsNull()) {
+      resize(0);
+      return;
+    }
+    if (!n.IsSequence()) fail(n, name, "expected a list of mappings");
+    resize(n.size());
+    for (size_t i = 0; i < n.size(); ++i) {
+      YAML::Node item = n[i];
+      std::string item_path = fmt::format("{}[{}]", join_path(path_, name), i);
+      if (!item.IsMap()) {
+        throw Error(fmt::format("{}: {}: expected a mapping, got {}", where(src_, item), item_path,
+                                node_kind(item)));
+      }
+      Reader sub(item, item_path, src_);
+      element(i, sub);
+      sub.finish();
+    }
+  }
+
+ private:
+  // The value of `name`, or an empty node when the key is absent.
+  YAML::Node child(const char* name) const {
+    if (!node_.IsMap()) return YAML::Node(YAML::NodeType::Undefined);
+    for (auto it = node_.begin(); it != node_.end(); ++it) {
+      if (it->first.IsScalar() && it->first.Scalar() == name) return it->second;
+    }
+    return YAML::Node(YAML::NodeType::Undefined);
+  }
+
+  // The scalar value of `name` (empty node when absent); errors for null, lists and maps.
+  YAML::Node scalar(const char* name, const char* expected) {
+    known_.push_back(name);
+    YAML::Node n = child(name);
+    if (!n.IsDefined()) return YAML::Node(YAML::NodeType::Undefined);
+    if (!n.IsScalar()) {
+      throw Error(fmt::format("{}: {}: expected {}, got {}", where(src_, n), join_path(path_, name),
+                              expected, node_kind(n)));
+    }
+    return n;
+  }
+
+  [[noreturn]] void fail(const YAML::Node& n, const char* name, const std::string& expected) const {
+    std::string got = n.IsScalar() ? fmt::format("value '{}' is ", n.Scalar())
+                                   : fmt::format("got {}; ", node_kind(n));
+    if (n.IsScalar() && expected.rfind("out of range", 0) != 0) got = fmt::format("got '{}'; ", n.Scalar());
+    throw Error(fmt::format("{}: {}: {}{}", where(src_, n), join_path(path_, name), got, expected));
+  }
+
+  YAML::Node node_;
+  std::string path_;
+  const Source& src_;
+  std::vector<std::string> known_;
+};
+
+// Reads `node` strictly into `config`. `base` is allowed at the top level only.
+void read_into(Config& config, const YAML::Node& node, const Source& src) {
+  if (!node.IsDefined() || node.IsNull()) return;
+  if (!node.IsMap()) {
+    throw Error(fmt::format("{}: expected a mapping of config keys at the top level, got {}",
+                            where(src, node), node_kind(node)));
+  }
+  Reader top(node, "", src);
+  top.allow_key("base");
+  config.visit(top);
+  top.finish();
+}
+
+// --- Merging and sources ---
+
+// Deep-merges `over` onto `base`: mappings merge key by key, anything else replaces.
+YAML::Node merge(const YAML::Node& base, const YAML::Node& over) {
+  if (!base.IsMap() || !over.IsMap()) return YAML::Clone(over);
+  YAML::Node out = YAML::Clone(base);
+  for (auto it = over.begin(); it != over.end(); ++it) {
+    std::string key = it->first.Scalar();
+    YAML::Node existing = out[key];
+    if (existing.IsDefined() && existing.IsMap() && it->second.IsMap()) {
+      out[key] = merge(existing, it->second);
+    } else {
+      out[key] = YAML::Clone(it->second);
+    }
+  }
+  return out;
+}
+
+YAML::Node parse_yaml(const std::string& text, const std::string& name) {
+  try {
+    return YAML::Load(text);
+  } catch (const YAML::Exception& e) {
+    throw Error(fmt::format("{}:{}:{}: YAML syntax error: {}", name, e.mark.line + 1,
+                            e.mark.column + 1, e.msg));
+  }
+}
+
+// Loads `text` (named `name`) and, first, its `base:` chain. Each file is validated on its
+// own so errors carry that file's name and positions. Returns the merged tree.
+YAML::Node load_chain(const std::string& text, const std::string& name, const std::string& dir,
+                      std::vector<std::string>& stack) {
+  YAML::Node node = parse_yaml(text, name);
+  Config scratch;
+  read_into(scratch, node, Source{name});
+  YAML::Node merged;
+  if (node.IsMap() && node["base"]) {
+    YAML::Node b = node["base"];
+    if (!b.IsScalar() || b.Scalar().empty()) {
+      throw Error(fmt::format("{}: base: expected a file name, got {}", where(Source{name}, b),
+                              node_kind(b)));
+    }
+    namespace fs = std::filesystem;
+    fs::path base_path = fs::path(b.Scalar()).is_absolute() ? fs::path(b.Scalar())
+                                                             : fs::path(dir) / b.Scalar();
+    std::string canon = fs::weakly_canonical(base_path).string();
+    if (std::find(stack.begin(), stack.end(), canon) != stack.end()) {
+      throw Error(fmt::format("{}: base: '{}' includes itself (cycle: {} -> {})",
+                              where(Source{name}, b), b.Scalar(), fmt::join(stack, " -> "), canon));
+    }
+    std::string base_text;
+    try {
+      base_text = read_file(base_path.string());
+    } catch (const Error& e) {
+      throw Error(fmt::format("{}: base: {}", where(Source{name}, b), e.what()));
+    }
+    stack.push_back(canon);
+    merged = load_chain(base_text, base_path.string(), base_path.parent_path().string(), stack);
+    stack.pop_back();
+  }
+  YAML::Node own = YAML::Clone(node);
+  if (own.IsMap()) own.remove("base");
+  return merged.IsDefined() && !merged.IsNull() ? merge(merged, own) : own;
+}
+
+// "a.b.c=value" -> {a: {b: {c: value}}}, validated on its own.
+YAML::Node override_node(const std::string& spec) {
+  Source src{"--set " + spec, /*has_positions=*/false};
+  auto eq = spec.find('=');
+  if (eq == std::string::npos || eq == 0) {
+    throw Error(fmt::format("{}: expected KEY=VALUE with a dotted key, e.g. run.seed=3", src.name));
+  }
+  std::string key = spec.substr(0, eq), value = spec.substr(eq + 1);
+  std::vector<std::string> parts;
+  std::stringstream ss(key);
+  for (std::string p; std::getline(ss, p, '.');) {
+    if (p.empty()) throw Error(fmt::format("{}: empty component in key '{}'", src.name, key));
+    parts.push_back(p);
+  }
+  if (key.back() == '.') throw Error(fmt::format("{}: empty component in key '{}'", src.name, key));
+  if (parts.size() == 1 && parts[0] == "base") {
+    throw Error(fmt::format("{}: 'base' cannot be overridden; name the file directly", src.name));
+  }
+  YAML::Node leaf;
+  try {
+    leaf = value.empty() ? YAML::Node(YAML::NodeType::Null) : YAML::Load(value);
+  } catch (const YAML::Exception&) {
+    leaf = YAML::Node(value);
+  }
+  YAML::Node root = leaf;
+  for (auto it = parts.rbegin(); it != parts.rend(); ++it) {
+    YAML::Node m(YAML::NodeType::Map);
+    m[*it] = root;
+    root = m;
+  }
+  Config scratch;
+  read_into(scratch, root, src);
+  return root;
+}
+
+Config finish_load(YAML::Node merged, const std::string& name,
+                   const std::vector<std::string>& overrides) {
+  for (const auto& spec : overrides) merged = merge(merged, override_node(spec));
+  Config config;
+  read_into(config, merged, Source{name});
+  return config;
+}
+
+// --- Printing ---
+
+class Printer : public SchemaVisitor {
+ public:
+  explicit Printer(YAML::Emitter& out) : out_(out) {}
+  void field(const char* name, bool& v, const char*) override { out_ << YAML::Key << name << YAML::Value << v; }
+  void field(const char* name, int64_t& v, const char*, Range) override {
+    out_ << YAML::Key << name << YAML::Value << v;
+  }
+  void field(const char* name, double& v, const char*, Range) override {
+    out_ << YAML::Key << name << YAML::Value << fmt::format("{}", v);
+  }
+  void field(const char* name, std::string& v, const char*) override {
+    out_ << YAML::Key << name << YAML::Value << YAML::DoubleQuoted << v;
+  }
+  void field(const char* name, std::vector<std::string>& v, const char*) override {
+    out_ << YAML::Key << name << YAML::Value << YAML::Flow << YAML::BeginSeq;
+    for (const auto& s : v) out_ << YAML::DoubleQuoted << s;
+    out_ << YAML::EndSeq;
+  }
+  void choice(const char* name, std::string& v, const std::vector<std::string>&, const char*) override {
+    out_ << YAML::Key << name << YAML::Value << v;
+  }
+  void section(const char* name, const char*, const std::function<void(SchemaVisitor&)>& body) override {
+    out_ << YAML::Key << name << YAML::Value << YAML::BeginMap;
+    body(*this);
+    out_ << YAML::EndMap;
+  }
+  void list(const char* name, const char*, const std::function<size_t()>& size,
+            const std::function<void(size_t)>&, const std::function<void(size_t, SchemaVisitor&)>& element,
+            const std::function<void(SchemaVisitor&)>&) override {
+    out_ << YAML::Key << name << YAML::Value;
+    size_t n = size();
+    if (n == 0) {
+      out_ << YAML::Flow << YAML::BeginSeq << YAML::EndSeq;
+      return;
+    }
+    out_ << YAML::BeginSeq;
+    for (size_t i = 0; i < n; ++i) {
+      out_ << YAML::BeginMap;
+      element(i, *this);
+      out_ << YAML::EndMap;
+    }
+    out_ << YAML::EndSeq;
+  }
+
+ private:
+  YAML::Emitter& out_;
+};
+
+// --- Documentation ---
+
+class DocWriter : public SchemaVisitor {
+ public:
+  DocWriter(std::string prefix, std::ostringstream& out, std::vector<std::string>* keys)
+      : prefix_(std::move(prefix)), out_(out), keys_(keys) {}
+
+  void field(const char* name, bool& v, const char* doc) override {
+    row(name, "boolean", v ? "true" : "false", doc);
+  }
+  void field(const char* name, int64_t& v, const char* doc, Range r) override {
+    row(name, describe_range("integer", r), std::to_string(v), doc);
+  }
+  void field(const char* name, double& v, const char* doc, Range r) override {
+    row(name, describe_range("number", r), fmt::format("{}", v), doc);
+  }
+  void field(const char* name, std::string& v, const char* doc) override {
+    row(name, "string", v.empty() ? "\"\"" : v, doc);
+  }
+  void field(const char* name, std::vector<std::string>& v, const char* doc) override {
+    row(name, "list of strings", fmt::format("[{}]", fmt::join(v, ", ")), doc);
+  }
+  void choice(const char* name, std::string& v, const std::vector<std::string>& choices,
+              const char* doc) override {
+    row(name, fmt::format("one of {}", fmt::join(choices, ", ")), v, doc);
+  }
+  void section(const char* name, const char* doc, const std::function<void(SchemaVisitor&)>& body) override {
+    std::string path = join_path(prefix_, name);
+    out_ << "\n## `" << path << "`\n\n" << doc << "\n\n| key | type | default | description |\n|---|---|---|---|\n";
+    DocWriter sub(path, out_, keys_);
+    sub.deferred_ = true;
+    body(sub);
+    sub.flush_deferred();
+  }
+  void list(const char* name, const char* doc, const std::function<size_t()>&,
+            const std::function<void(size_t)>&, const std::function<void(size_t, SchemaVisitor&)>&,
+            const std::function<void(SchemaVisitor&)>& prototype) override {
+    row(name, "list of mappings", "[]", std::string(doc) + " Item keys are listed below.");
+    pending_lists_.push_back({join_path(prefix_, name) + "[]", doc, prototype});
+  }
+
+ private:
+  struct PendingList {
+    std::string path;
+    std::string doc;
+    std::function<void(SchemaVisitor&)> prototype;
+  };
+
+  void row(const char* name, const std::string& type, const std::string& def, const std::string& doc) {
+    std::string path = join_path(prefix_, name);
+    if (keys_) keys_->push_back(path);
+    out_ << "| `" << path << "` | " << type << " | `" << def << "` | " << doc << " |\n";
+  }
+
+  void flush_deferred() {
+    for (auto& p : pending_lists_) {
+      out_ << "\n## `" << p.path << "`\n\nEach item of `" << p.path.substr(0, p.path.size() - 2)
+           << "`.\n\n| key | type | default | description |\n|---|---|---|---|\n";
+      DocWriter sub(p.path, out_, keys_);
+      sub.deferred_ = true;
+      p.prototype(sub);
+      sub.flush_deferred();
+    }
+    pending_lists_.clear();
+  }
+
+  std::string prefix_;
+  std::ostringstream& out_;
+  std::vector<std::string>* keys_;
+  bool deferred_ = false;
+  std::vector<PendingList> pending_lists_;
+};
+
+}  // namespace
+
+// --- Public API ---
+
+Config load_config(const std::string& path, const std::vector<std::string>& overrides) {
+  std::string text = read_file(path);
+  std::vector<std::string> stack{std::filesystem::weakly_canonical(path).string()};
+  YAML::Node merged =
+      load_chain(text, path, std::filesystem::path(path).parent_path().string(), stack);
+  return finish_load(merged, path, overrides);
+}
+
+Config load_config_text(const std::string& yaml, const std::string& source_name,
+                        const std::vector<std::string>& overrides, const std::string& base_dir) {
+  std::vector<std::string> stack{source_name};
+  YAML::Node merged = load_chain(yaml, source_name, base_dir, stack);
+  return finish_load(merged, source_name, overrides);
+}
+
+std::string config_to_yaml(Config config) {
+  YAML::Emitter out;
+  out << YAML::BeginMap;
+  Printer p(out);
+  config.visit(p);
+  out << YAML::EndMap;
+  return std::string(out.c_str()) + "\n";
+}
+
+std::string config_docs_markdown() {
+  std::ostringstream out;
+  out << "# Configuration reference\n\n"
+         "Generated from the schema in core/config/config.h by `rlvr config docs`; a test checks\n"
+         "that this file matches it, so edit the schema and regenerate rather than editing here.\n\n"
+         "A config file is YAML. Every key is optional and keeps the default shown. Unknown keys,\n"
+         "wrong types and out-of-range values are errors that name file:line:col.\n\n"
+         "- `base: other.yaml` (top level) starts from another config, resolved relative to this\n"
+         "  file; mappings merge key by key, lists and scalars replace.\n"
+         "- `--set a.b.c=value` on the command line overrides one key after all files\n"
+         "  (repeatable, applied in order). The value is YAML, so a list is `[a, b]`.\n"
+         "- `rlvr config check FILE` validates, `rlvr config show FILE` prints the resolved config.\n";
+  Config defaults;
+  DocWriter w("", out, nullptr);
+  defaults.visit(w);
+  return out.str();
+}
+
+std::vector<std::string> config_keys() {
+  std::ostringstream sink;
+  std::vector<std::string> keys;
+  Config defaults;
+  DocWriter w("", sink, &keys);
+  defaults.visit(w);
+  return keys;
+}
+
+std::optional<std::string> closest_match(const std::string& word,
+                                         const std::vector<std::string>& candidates) {
+  auto distance = [](const std::string& a, const std::string& b) {
+    std::vector<size_t> prev(b.size() + 1), cur(b.size() + 1);
+    for (size_t j = 0; j <= b.size(); ++j) prev[j] = j;
+    for (size_t i = 1; i <= a.size(); ++i) {
+      cur[0] = i;
+      for (size_t j = 1; j <= b.size(); ++j) {
+        size_t sub = prev[j - 1] + (a[i - 1] == b[j - 1] ? 0 : 1);
+        cur[j] = std::min({prev[j] + 1, cur[j - 1] + 1, sub});
+      }
+      std::swap(prev, cur);
+    }
+    return prev[b.size()];
+  };
+  std::optional<std::string> best;
+  size_t best_d = std::max<size_t>(2, word.size() / 3) + 1;
+  for (const auto& c : candidates) {
+    size_t d = distance(word, c);
+    if (d < best_d) {
+      best_d = d;
+      best = c;
+    }
+  }
+  return best;
+}
+
+}  // namespace rlvr::core

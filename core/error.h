@@ -1,0 +1,52 @@
+// rlvr::Error and RLVR_CHECK: the one exception type for bad user or peer input.
+//
+// Bad input (YAML, JSONL, checkpoints, tokenizer files, network messages, CLI flags) throws
+// rlvr::Error with what was wrong, where (file:line, key path, field, flag) and what was
+// expected. Tool mains catch it, print one line and exit 1. Internal invariants use
+// RLVR_ASSERT, which aborts: never use it for anything a user or peer can send.
+#pragma once
+
+#include <cstdio>
+#include <cstdlib>
+#include <stdexcept>
+#include <string>
+
+#include <fmt/format.h>
+
+namespace rlvr {
+
+// An error caused by input the user or a peer supplied. Immutable; safe to copy across threads.
+class Error : public std::runtime_error {
+ public:
+  explicit Error(const std::string& message, std::string hint = {})
+      : std::runtime_error(message), hint_(std::move(hint)) {}
+
+  // An optional second line suggesting a fix ("HINT: ..."); empty when there is none.
+  const std::string& hint() const { return hint_; }
+
+  // The message plus "\nhint: <hint>" when a hint is present.
+  std::string full_message() const {
+    return hint_.empty() ? std::string(what()) : std::string(what()) + "\nhint: " + hint_;
+  }
+
+ private:
+  std::string hint_;
+};
+
+}  // namespace rlvr
+
+// Throws rlvr::Error with a fmt-formatted message when `cond` is false.
+#define RLVR_CHECK(cond, ...)                            \
+  do {                                                   \
+    if (!(cond)) throw ::rlvr::Error(fmt::format(__VA_ARGS__)); \
+  } while (0)
+
+// Aborts with file:line when an internal invariant is broken (a bug, never bad input).
+#define RLVR_ASSERT(cond)                                                                   \
+  do {                                                                                      \
+    if (!(cond)) {                                                                          \
+      std::fprintf(stderr, "%s:%d: internal error: assertion failed: %s\n", __FILE__, __LINE__, \
+                   #cond);                                                                  \
+      std::abort();                                                                         \
+    }                                                                                       \
+  } while (0)
