@@ -86,16 +86,115 @@ struct VerifiersConfig {
   }
 };
 
+// The optimizer (AdamW) and learning-rate schedule shared by every training mode.
+struct OptimConfig {
+  double learning_rate = 2e-5;
+  double weight_decay = 0.0;
+  double adam_beta1 = 0.9;
+  double adam_beta2 = 0.999;
+  double adam_eps = 1e-8;
+  std::string lr_scheduler = "linear";
+  double warmup_ratio = 0.03;
+  double max_grad_norm = 1.0;
+
+  void visit(SchemaVisitor& v) {
+    v.field("learning_rate", learning_rate, "Peak learning rate of AdamW.", Range{0, 10});
+    v.field("weight_decay", weight_decay,
+            "Decoupled weight decay; biases and norm weights are never decayed.", Range{0, 10});
+    v.field("adam_beta1", adam_beta1, "AdamW beta1.", Range{0, 0.999999});
+    v.field("adam_beta2", adam_beta2, "AdamW beta2.", Range{0, 0.999999999});
+    v.field("adam_eps", adam_eps, "AdamW epsilon.", Range{0, 1});
+    v.choice("lr_scheduler", lr_scheduler, {"linear", "cosine", "constant"},
+             "Decay after warmup, as transformers' get_scheduler: linear or cosine to 0, or constant.");
+    v.field("warmup_ratio", warmup_ratio,
+            "Fraction of the optimizer steps spent warming up linearly from 0 (int(ratio x steps)).",
+            Range{0, 1});
+    v.field("max_grad_norm", max_grad_norm, "Clip the global gradient L2 norm to this; 0 disables.",
+            at_least(0));
+  }
+};
+
+// The training loop of `rlvr train` (modes sft and dpo).
+struct TrainConfig {
+  std::string mode = "sft";
+  std::string train_file;
+  std::string eval_file;
+  int64_t max_seq_len = 1024;
+  bool packing = false;
+  std::string on_bad_row = "stop";
+  int64_t batch_size = 8;
+  int64_t grad_accum_steps = 1;
+  int64_t num_epochs = 1;
+  int64_t max_steps = 0;
+  int64_t eval_every = 0;
+  int64_t checkpoint_every = 0;
+  int64_t keep_checkpoints = 2;
+  bool resume = true;
+  int64_t log_every = 1;
+
+  void visit(SchemaVisitor& v) {
+    v.choice("mode", mode, {"sft", "dpo"}, "Training mode of `rlvr train`.");
+    v.field("train_file", train_file, "Training data, JSONL (format depends on the mode).");
+    v.field("eval_file", eval_file, "Validation data, JSONL; empty disables evaluation.");
+    v.field("max_seq_len", max_seq_len, "Longest tokenized row; longer rows are truncated and counted.",
+            Range{8, 1048576});
+    v.field("packing", packing,
+            "SFT: pack several rows into one sequence (attention stays inside each row).");
+    v.choice("on_bad_row", on_bad_row, {"stop", "skip"},
+             "A malformed data row stops the run with its file:line, or is skipped and counted.");
+    v.field("batch_size", batch_size, "Sequences (DPO: pairs) per micro-batch.", Range{1, 65536});
+    v.field("grad_accum_steps", grad_accum_steps, "Micro-batches per optimizer step.", Range{1, 65536});
+    v.field("num_epochs", num_epochs, "Passes over the training data (when max_steps is 0).", Range{1, 100000});
+    v.field("max_steps", max_steps, "Optimizer steps to run; 0 runs num_epochs.", at_least(0));
+    v.field("eval_every", eval_every, "Evaluate every N optimizer steps; 0 only at the end.", at_least(0));
+    v.field("checkpoint_every", checkpoint_every,
+            "Write a resumable checkpoint every N optimizer steps; 0 only at the end.", at_least(0));
+    v.field("keep_checkpoints", keep_checkpoints, "Intermediate checkpoints kept (oldest deleted first).",
+            Range{1, 1000});
+    v.field("resume", resume, "Continue from the newest checkpoint in the run directory when there is one.");
+    v.field("log_every", log_every, "Progress line and metrics row every N optimizer steps.", Range{1, 1000000});
+  }
+};
+
+// Direct preference optimization (mode dpo).
+struct DpoConfig {
+  std::string loss = "dpo_norm";
+  double beta = 5.0;
+  double gamma = 0.5;
+  double label_smoothing = 0.0;
+  double rpo_alpha = 0.0;
+  std::string reference_path;
+
+  void visit(SchemaVisitor& v) {
+    v.choice("loss", loss, {"sigmoid", "dpo_norm", "ipo", "simpo"},
+             "sigmoid (DPO), dpo_norm (length-normalized, TULU 3), ipo, or simpo (no reference).");
+    v.field("beta", beta, "Inverse temperature of the implicit reward (TULU 3 dpo_norm uses 5).",
+            Range{0, 1000});
+    v.field("gamma", gamma, "SimPO target reward margin (gamma / beta is subtracted).", Range{0, 1000});
+    v.field("label_smoothing", label_smoothing, "Conservative DPO label smoothing.", Range{0, 0.5});
+    v.field("rpo_alpha", rpo_alpha, "Weight of the NLL loss on the chosen response (TRL rpo_alpha); 0 disables.",
+            Range{0, 1000});
+    v.field("reference_path", reference_path,
+            "Frozen reference checkpoint; empty uses model.path (the policy's starting point).");
+  }
+};
+
 // The whole configuration.
 struct Config {
   RunConfig run;
   ModelConfig model;
   VerifiersConfig verifiers;
+  TrainConfig train;
+  OptimConfig optim;
+  DpoConfig dpo;
 
   void visit(SchemaVisitor& v) {
     v.section("run", run, "Where and how the run executes.");
     v.section("model", model, "The policy model and its tokenizer.");
     v.section("verifiers", verifiers, "Verifiers and rewards.");
+    v.section("train", train, "The training loop of `rlvr train` (SFT and DPO).");
+    v.section("optim", optim, "AdamW and the learning-rate schedule.");
+    v.section("dpo", dpo, "DPO losses (train.mode: dpo).");
   }
 };
 
