@@ -82,7 +82,8 @@ OptimizerStepStats Optimizer::step() {
     static_cast<torch::optim::AdamWOptions&>(group.options()).lr(stats.lr);
   }
   impl_->adamw->step();
-  impl_->adamw->zero_grad();
+  for (auto& p : impl_->all) p.mutable_grad() = at::Tensor();  // set_to_none, as torch 2.x
+
   ++impl_->steps;
   return stats;
 }
