@@ -1,0 +1,248 @@
+// config.json <-> TransformerConfig.
+#include "core/model/model_config.h"
+
+#include <set>
+
+#include "core/error.h"
+#include "core/fs.h"
+
+namespace rlvr::core {
+namespace {
+
+using nlohmann::json;
+
+const char* type_name(const json& v) { return v.type_name(); }
+
+int64_t get_int(const json& j, const char* key, const std::string& src, int64_t lo) {
+  const json& v = j.at(key);
+  if (!v.is_number_integer()) {
+    throw Error(fmt::format("{}: field '{}' must be an integer, got {} {}", src, key,
+                            type_name(v), v.dump()));
+  }
+  int64_t x = v.get<int64_t>();
+  RLVR_CHECK(x >= lo, "{}: field '{}' must be >= {}, got {}", src, key, lo, x);
+  return x;
+}
+
+double get_number(const json& j, const char* key, const std::string& src) {
+  const json& v = j.at(key);
+  if (!v.is_number()) {
+    throw Error(fmt::format("{}: field '{}' must be a number, got {} {}", src, key, type_name(v),
+                            v.dump()));
+  }
+  return v.get<double>();
+}
+
+bool get_bool(const json& j, const char* key, const std::string& src) {
+  const json& v = j.at(key);
+  if (!v.is_boolean()) {
+    throw Error(fmt::format("{}: field '{}' must be true or false, got {}", src, key, v.dump()));
+  }
+  return v.get<bool>();
+}
+
+std::string get_string(const json& j, const char* key, const std::string& src) {
+  const json& v = j.at(key);
+  if (!v.is_string()) {
+    throw Error(fmt::format("{}: field '{}' must be a string, got {} {}", src, key, type_name(v),
+                            v.dump()));
+  }
+  return v.get<std::string>();
+}
+
+// HF token ids: null, an integer, or a list of integers.
+std::vector<int64_t> get_ids(const json& j, const char* key, const std::string& src) {
+  const json& v = j.at(key);
+  std::vector<int64_t> out;
+  if (v.is_null()) return out;
+  if (v.is_number_integer()) return {v.get<int64_t>()};
+  if (v.is_array()) {
+    for (const auto& e : v) {
+      RLVR_CHECK(e.is_number_integer(), "{}: field '{}' must be an integer or a list of integers, got {}",
+                 src, key, v.dump());
+      out.push_back(e.get<int64_t>());
+    }
+    return out;
+  }
+  throw Error(fmt::format("{}: field '{}' must be an integer or a list of integers, got {}", src,
+                          key, v.dump()));
+}
+
+json ids_to_json(const std::vector<int64_t>& ids) {
+  if (ids.empty()) return nullptr;
+  if (ids.size() == 1) return ids[0];
+  return ids;
+}
+
+}  // namespace
+
+int64_t TransformerConfig::num_parameters() const {
+  const int64_t h = hidden_size, q = num_attention_heads * head_dim, kv = num_key_value_heads * head_dim;
+  int64_t attn = h * q + 2 * h * kv + q * h;
+  if (qkv_bias()) attn += q + 2 * kv;
+  if (o_bias()) attn += h;
+  int64_t mlp = 3 * h * intermediate_size + (mlp_bias ? 2 * intermediate_size + h : 0);
+  int64_t layer = attn + mlp + 2 * h;
+  int64_t emb = vocab_size * h;
+  return emb * (tie_word_embeddings ? 1 : 2) + num_hidden_layers * layer + h;
+}
+
+void TransformerConfig::validate(const std::string& src) const {
+  RLVR_CHECK(model_type == "llama" || model_type == "qwen2",
+             "{}: field 'model_type' is '{}'; supported: llama, qwen2", src, model_type);
+  RLVR_CHECK(vocab_size >= 1, "{}: field 'vocab_size' must be >= 1, got {}", src, vocab_size);
+  RLVR_CHECK(hidden_size >= 1, "{}: field 'hidden_size' must be >= 1, got {}", src, hidden_size);
+  RLVR_CHECK(intermediate_size >= 1, "{}: field 'intermediate_size' must be >= 1, got {}", src,
+             intermediate_size);
+  RLVR_CHECK(num_hidden_layers >= 1, "{}: field 'num_hidden_layers' must be >= 1, got {}", src,
+             num_hidden_layers);
+  RLVR_CHECK(num_attention_heads >= 1, "{}: field 'num_attention_heads' must be >= 1, got {}", src,
+             num_attention_heads);
+  RLVR_CHECK(num_key_value_heads >= 1 && num_attention_heads % num_key_value_heads == 0,
+             "{}: field 'num_key_value_heads' ({}) must divide num_attention_heads ({})", src,
+             num_key_value_heads, num_attention_heads);
+  RLVR_CHECK(head_dim >= 2 && head_dim % 2 == 0,
+             "{}: head_dim must be even and >= 2 (rotary embeddings), got {}", src, head_dim);
+  RLVR_CHECK(max_position_embeddings >= 1, "{}: field 'max_position_embeddings' must be >= 1, got {}",
+             src, max_position_embeddings);
+  RLVR_CHECK(rms_norm_eps > 0, "{}: field 'rms_norm_eps' must be > 0, got {}", src, rms_norm_eps);
+  RLVR_CHECK(rope_theta > 0, "{}: field 'rope_theta' must be > 0, got {}", src, rope_theta);
+  RLVR_CHECK(hidden_act == "silu", "{}: field 'hidden_act' is '{}'; supported: silu", src, hidden_act);
+  RLVR_CHECK(torch_dtype == "float32" || torch_dtype == "bfloat16" || torch_dtype == "float16",
+             "{}: field 'torch_dtype' is '{}'; supported: float32, bfloat16, float16", src,
+             torch_dtype);
+  // Keep the parameter count far from int64 overflow and allocation nonsense.
+  RLVR_CHECK(vocab_size <= (int64_t{1} << 24) && hidden_size <= (int64_t{1} << 17) &&
+                 intermediate_size <= (int64_t{1} << 19) && num_hidden_layers <= 1024 &&
+                 num_attention_heads <= 1024,
+             "{}: model dimensions are implausibly large (vocab_size {}, hidden_size {}, "
+             "intermediate_size {}, num_hidden_layers {}, num_attention_heads {})",
+             src, vocab_size, hidden_size, intermediate_size, num_hidden_layers, num_attention_heads);
+}
+
+TransformerConfig transformer_config_from_json(const json& j, const std::string& src) {
+  RLVR_CHECK(j.is_object(), "{}: expected a JSON object, got {}", src, j.type_name());
+  TransformerConfig c;
+  std::set<std::string> known;
+  auto has = [&](const char* key) {
+    known.insert(key);
+    return j.contains(key);
+  };
+  auto require = [&](const char* key) {
+    RLVR_CHECK(has(key), "{}: missing required field '{}'", src, key);
+  };
+  if (has("model_type")) c.model_type = get_string(j, "model_type", src);
+  if (has("architectures")) {
+    const json& a = j.at("architectures");
+    RLVR_CHECK(a.is_array(), "{}: field 'architectures' must be a list of strings", src);
+    c.architectures.clear();
+    for (const auto& e : a) {
+      RLVR_CHECK(e.is_string(), "{}: field 'architectures' must be a list of strings", src);
+      c.architectures.push_back(e.get<std::string>());
+    }
+  } else {
+    c.architectures = {c.model_type == "qwen2" ? "Qwen2ForCausalLM" : "LlamaForCausalLM"};
+  }
+  for (const char* key : {"vocab_size", "hidden_size", "intermediate_size", "num_hidden_layers",
+                          "num_attention_heads"}) {
+    require(key);
+  }
+  c.vocab_size = get_int(j, "vocab_size", src, 1);
+  c.hidden_size = get_int(j, "hidden_size", src, 1);
+  c.intermediate_size = get_int(j, "intermediate_size", src, 1);
+  c.num_hidden_layers = get_int(j, "num_hidden_layers", src, 1);
+  c.num_attention_heads = get_int(j, "num_attention_heads", src, 1);
+  c.num_key_value_heads = c.num_attention_heads;
+  if (has("num_key_value_heads") && !j.at("num_key_value_heads").is_null()) {
+    c.num_key_value_heads = get_int(j, "num_key_value_heads", src, 1);
+  }
+  RLVR_CHECK(c.hidden_size % c.num_attention_heads == 0 ||
+                 (j.contains("head_dim") && !j.at("head_dim").is_null()),
+             "{}: hidden_size ({}) is not divisible by num_attention_heads ({}) and no head_dim is given",
+             src, c.hidden_size, c.num_attention_heads);
+  c.head_dim = c.hidden_size / c.num_attention_heads;
+  if (has("head_dim") && !j.at("head_dim").is_null()) c.head_dim = get_int(j, "head_dim", src, 1);
+  if (has("max_position_embeddings")) {
+    c.max_position_embeddings = get_int(j, "max_position_embeddings", src, 1);
+  }
+  if (has("rms_norm_eps")) c.rms_norm_eps = get_number(j, "rms_norm_eps", src);
+  if (has("rope_theta")) c.rope_theta = get_number(j, "rope_theta", src);
+  if (has("initializer_range")) c.initializer_range = get_number(j, "initializer_range", src);
+  if (has("tie_word_embeddings")) c.tie_word_embeddings = get_bool(j, "tie_word_embeddings", src);
+  if (has("attention_bias")) c.attention_bias = get_bool(j, "attention_bias", src);
+  if (has("mlp_bias")) c.mlp_bias = get_bool(j, "mlp_bias", src);
+  if (has("hidden_act")) c.hidden_act = get_string(j, "hidden_act", src);
+  if (has("torch_dtype") && !j.at("torch_dtype").is_null()) {
+    c.torch_dtype = get_string(j, "torch_dtype", src);
+  }
+  if (has("bos_token_id")) c.bos_token_id = get_ids(j, "bos_token_id", src);
+  if (has("eos_token_id")) c.eos_token_id = get_ids(j, "eos_token_id", src);
+  if (has("pad_token_id")) c.pad_token_id = get_ids(j, "pad_token_id", src);
+  if (has("rope_scaling")) {
+    RLVR_CHECK(j.at("rope_scaling").is_null(),
+               "{}: field 'rope_scaling' = {} is not supported (only null: plain RoPE with rope_theta)",
+               src, j.at("rope_scaling").dump());
+  }
+  if (has("use_sliding_window")) {
+    RLVR_CHECK(!get_bool(j, "use_sliding_window", src),
+               "{}: field 'use_sliding_window' = true is not supported", src);
+  }
+  if (c.model_type == "qwen2") {
+    RLVR_CHECK(!c.mlp_bias, "{}: field 'mlp_bias' = true is not supported for qwen2", src);
+  }
+  for (auto it = j.begin(); it != j.end(); ++it) {
+    if (!known.count(it.key())) c.extra[it.key()] = it.value();
+  }
+  c.validate(src);
+  return c;
+}
+
+TransformerConfig load_transformer_config(const std::string& path) {
+  std::string text = read_file(path);
+  json j;
+  try {
+    j = json::parse(text);
+  } catch (const json::exception& e) {
+    throw Error(fmt::format("{}: invalid JSON: {}", path, e.what()));
+  }
+  return transformer_config_from_json(j, path);
+}
+
+json transformer_config_to_json(const TransformerConfig& c) {
+  json j = c.extra.is_object() ? c.extra : json::object();
+  j["model_type"] = c.model_type;
+  j["architectures"] = c.architectures;
+  j["vocab_size"] = c.vocab_size;
+  j["hidden_size"] = c.hidden_size;
+  j["intermediate_size"] = c.intermediate_size;
+  j["num_hidden_layers"] = c.num_hidden_layers;
+  j["num_attention_heads"] = c.num_attention_heads;
+  j["num_key_value_heads"] = c.num_key_value_heads;
+  if (c.head_dim * c.num_attention_heads != c.hidden_size) j["head_dim"] = c.head_dim;
+  j["max_position_embeddings"] = c.max_position_embeddings;
+  j["rms_norm_eps"] = c.rms_norm_eps;
+  j["rope_theta"] = c.rope_theta;
+  j["rope_scaling"] = nullptr;
+  j["initializer_range"] = c.initializer_range;
+  j["tie_word_embeddings"] = c.tie_word_embeddings;
+  j["hidden_act"] = c.hidden_act;
+  j["torch_dtype"] = c.torch_dtype;
+  j["bos_token_id"] = ids_to_json(c.bos_token_id);
+  j["eos_token_id"] = ids_to_json(c.eos_token_id);
+  if (!c.pad_token_id.empty()) j["pad_token_id"] = ids_to_json(c.pad_token_id);
+  j["use_cache"] = true;
+  if (c.model_type == "qwen2") {
+    j["use_sliding_window"] = false;
+  } else {
+    j["attention_bias"] = c.attention_bias;
+    j["mlp_bias"] = c.mlp_bias;
+    j["attention_dropout"] = 0.0;
+  }
+  return j;  // nlohmann::json objects are key-sorted, as transformers writes them
+}
+
+void save_transformer_config(const TransformerConfig& config, const std::string& path) {
+  write_file_atomic(path, transformer_config_to_json(config).dump(2) + "\n");
+}
+
+}  // namespace rlvr::core

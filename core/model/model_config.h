@@ -1,0 +1,65 @@
+// The architecture of a Llama-family decoder, read from and written to a Hugging Face
+// `config.json` (LlamaConfig / Qwen2Config fields). Torch-free: tools and other components can
+// include it cheaply.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+namespace rlvr::core {
+
+// Hyper-parameters of a decoder-only transformer of the Llama family (Llama 2/3, Qwen2,
+// SmolLM, TinyLlama, ...). Field names equal the config.json keys. A plain value type;
+// thread-compatible.
+struct TransformerConfig {
+  std::string model_type = "llama";                          // "llama" or "qwen2"
+  std::vector<std::string> architectures = {"LlamaForCausalLM"};
+  int64_t vocab_size = 32000;
+  int64_t hidden_size = 4096;
+  int64_t intermediate_size = 11008;
+  int64_t num_hidden_layers = 32;
+  int64_t num_attention_heads = 32;
+  int64_t num_key_value_heads = 32;        // default: num_attention_heads (multi-head attention)
+  int64_t head_dim = 128;                  // default: hidden_size / num_attention_heads
+  int64_t max_position_embeddings = 2048;
+  double rms_norm_eps = 1e-6;
+  double rope_theta = 10000.0;
+  double initializer_range = 0.02;
+  bool tie_word_embeddings = false;
+  bool attention_bias = false;             // llama: bias on q/k/v/o; qwen2: always q/k/v, never o
+  bool mlp_bias = false;                   // llama only
+  std::string hidden_act = "silu";
+  std::string torch_dtype = "float32";     // float32 | bfloat16 | float16: dtype on disk
+  std::vector<int64_t> bos_token_id;       // empty: none; HF allows an int or a list
+  std::vector<int64_t> eos_token_id;       // empty: none; Llama 3 uses a list
+  std::vector<int64_t> pad_token_id;       // empty: none
+  nlohmann::json extra = nlohmann::json::object();  // unknown keys, written back unchanged
+
+  // Whether q/k/v (resp. o) projections carry a bias for this model_type.
+  bool qkv_bias() const { return model_type == "qwen2" ? true : attention_bias; }
+  bool o_bias() const { return model_type == "qwen2" ? false : attention_bias; }
+  // Number of parameters (tied embeddings counted once).
+  int64_t num_parameters() const;
+  // Throws rlvr::Error naming `source` and the field when a value is out of range or the
+  // combination is inconsistent (heads not dividing hidden_size, kv heads not dividing heads).
+  void validate(const std::string& source) const;
+};
+
+// Parses a config.json object. `source` (a path) is used in error messages. Unknown keys are kept
+// in `extra`. Throws rlvr::Error naming source and field on a wrong type, a missing required
+// field, an unsupported model_type/hidden_act/rope_scaling, or a failed validate().
+TransformerConfig transformer_config_from_json(const nlohmann::json& j, const std::string& source);
+
+// Reads and parses `path` (a config.json). Throws rlvr::Error naming the file on any failure.
+TransformerConfig load_transformer_config(const std::string& path);
+
+// The config.json object transformers writes for this config (keys sorted, extra merged).
+nlohmann::json transformer_config_to_json(const TransformerConfig& config);
+
+// Writes config.json atomically (core/fs.h). Throws rlvr::Error on I/O failure.
+void save_transformer_config(const TransformerConfig& config, const std::string& path);
+
+}  // namespace rlvr::core
