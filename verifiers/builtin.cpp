@@ -1,5 +1,7 @@
 // The list of built-in verifiers. Add a built-in here (one line) so the linker keeps it.
 #include "verifiers/gsm8k.h"
+#include "verifiers/ifeval.h"
+#include "verifiers/ifeval_old.h"
 #include "verifiers/math.h"
 #include "verifiers/verifier.h"
 
@@ -17,6 +19,8 @@ std::vector<std::pair<std::string, VerifierFactory>> builtin_verifiers() {
   return {
       {"gsm8k", factory<Gsm8kVerifier>()},
       {"math", factory<MathVerifier>()},
+      {"ifeval", factory<IfevalVerifier>()},
+      {"ifeval_old", factory<IfevalOldVerifier>()},
   };
 }
 
