@@ -501,22 +501,17 @@ void Tokenizer::Impl::bpe_piece(std::string_view piece, std::vector<int32_t>* id
     push_byte(static_cast<unsigned char>(piece[0]), ids);
     return;
   }
-  if (ignore_merges) {
-    auto it = bytes_id.find(piece);
-    if (it != bytes_id.end()) {
-      ids->push_back(it->second);
-      return;
-    }
-  }
-  if (piece.size() > kMaxCachedPiece) {
+  const bool cacheable = piece.size() <= kMaxCachedPiece;
+  const size_t hash = cacheable ? std::hash<std::string_view>()(piece) : 0;
+  if (cacheable && cache.lookup(piece, hash, ids)) return;
+  const size_t before = ids->size();
+  auto whole = ignore_merges ? bytes_id.find(piece) : bytes_id.end();
+  if (whole != bytes_id.end()) {
+    ids->push_back(whole->second);  // ignore_merges: a piece that is a token is not merged
+  } else {
     bpe_merge(piece, ids, s);
-    return;
   }
-  size_t hash = std::hash<std::string_view>()(piece);
-  if (cache.lookup(piece, hash, ids)) return;
-  size_t before = ids->size();
-  bpe_merge(piece, ids, s);
-  cache.insert(piece, hash, ids->data() + before, ids->size() - before);
+  if (cacheable) cache.insert(piece, hash, ids->data() + before, ids->size() - before);
 }
 
 void Tokenizer::Impl::bpe_merge(std::string_view piece, std::vector<int32_t>* ids, Scratch& s) const {
