@@ -220,7 +220,7 @@ VerifyResult IfevalVerifier::verify(const VerifyInput& input) const {
   }
   std::string_view capped = cap_input(input.response, options_.max_input_bytes);
   std::string answer = ifeval::sanitize_utf8(strip_think(capped));
-  if (capped.empty() || answer.empty() || ifeval::py_strip(ifeval::sanitize_utf8(capped)).empty()) {
+  if (capped.empty() || answer.empty() || ifeval::py_strip(capped).empty()) {
     result.reason = "empty response";
     return result;
   }

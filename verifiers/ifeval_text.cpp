@@ -72,6 +72,13 @@ std::string sanitize_utf8(std::string_view text) {
   out.reserve(text.size());
   size_t i = 0;
   while (i < text.size()) {
+    size_t j = i;
+    while (j < text.size() && static_cast<unsigned char>(text[j]) < 0x80) ++j;
+    if (j > i) {
+      out.append(text.substr(i, j - i));
+      i = j;
+      continue;
+    }
     size_t n = valid_seq_len(text, i);
     if (n == 0) {
       out.append("\xEF\xBF\xBD");
@@ -739,44 +746,66 @@ namespace {
 struct Rule {
   const char* pattern;
   const char* replacement;
+  const char* trigger;  // the rule can only match text containing one of these (UTF-8) strings,
+                        // separated by '|'; a cheap prefilter, never changes the result
 };
 
 // NLTKWordTokenizer's substitutions (nltk 3.8 destructive.py), in order, in PCRE2 syntax.
 constexpr Rule kStartingQuotes[] = {
-    {"([«“‘„]|[`]+)", " $1 "},
-    {"^\"", "``"},
-    {"(``)", " $1 "},
-    {"([ \\(\\[{<])(\"|'{2})", "$1 `` "},
-    {"(?i)(')(?!re|ve|ll|m|t|s|d|n)(\\w)\\b", "$1 $2"},
+    {"([«“‘„]|[`]+)", " $1 ", "«|“|‘|„|`"},
+    {"^\"", "``", "\""},
+    {"(``)", " $1 ", "``"},
+    {"([ \\(\\[{<])(\"|'{2})", "$1 `` ", "\"|''"},
+    {"(?i)(')(?!re|ve|ll|m|t|s|d|n)(\\w)\\b", "$1 $2", "'"},
 };
 constexpr Rule kPunctuation[] = {
-    {"([^\\.])(\\.)([\\]\\)}>\"'»”’ ]*)\\s*$", "$1 $2 $3 "},
-    {"([:,])([^\\d])", " $1 $2"},
-    {"([:,])$", " $1 "},
-    {"\\.{2,}", " $0 "},
-    {"[;@#$%&]", " $0 "},
-    {"([^\\.])(\\.)([\\]\\)}>\"']*)\\s*$", "$1 $2$3 "},
-    {"[?!]", " $0 "},
-    {"([^'])' ", "$1 ' "},
-    {"[*]", " $0 "},
+    {"([^\\.])(\\.)([\\]\\)}>\"'»”’ ]*)\\s*$", "$1 $2 $3 ", "."},
+    {"([:,])([^\\d])", " $1 $2", ":|,"},
+    {"([:,])$", " $1 ", ":|,"},
+    {"\\.{2,}", " $0 ", ".."},
+    {"[;@#$%&]", " $0 ", ";|@|#|$|%|&"},
+    {"([^\\.])(\\.)([\\]\\)}>\"']*)\\s*$", "$1 $2$3 ", "."},
+    {"[?!]", " $0 ", "?|!"},
+    {"([^'])' ", "$1 ' ", "' "},
+    {"[*]", " $0 ", "*"},
 };
-constexpr Rule kParensBrackets = {"[\\]\\[\\(\\)\\{\\}\\<\\>]", " $0 "};
-constexpr Rule kDoubleDashes = {"--", " -- "};
+constexpr Rule kParensBrackets = {"[\\]\\[\\(\\)\\{\\}\\<\\>]", " $0 ", "]|[|(|)|{|}|<|>"};
+constexpr Rule kDoubleDashes = {"--", " -- ", "--"};
 constexpr Rule kEndingQuotes[] = {
-    {"([»”’])", " $1 "},
-    {"''", " '' "},
-    {"\"", " '' "},
-    {"([^' ])('[sS]|'[mM]|'[dD]|') ", "$1 $2 "},
-    {"([^' ])('ll|'LL|'re|'RE|'ve|'VE|n't|N'T) ", "$1 $2 "},
+    {"([»”’])", " $1 ", "»|”|’"},
+    {"''", " '' ", "''"},
+    {"\"", " '' ", "\""},
+    {"([^' ])('[sS]|'[mM]|'[dD]|') ", "$1 $2 ", "'"},
+    {"([^' ])('ll|'LL|'re|'RE|'ve|'VE|n't|N'T) ", "$1 $2 ", "'"},
 };
-constexpr const char* kContractions[] = {
-    "(?i)\\b(can)(?#X)(not)\\b",  "(?i)\\b(d)(?#X)('ye)\\b",   "(?i)\\b(gim)(?#X)(me)\\b",
-    "(?i)\\b(gon)(?#X)(na)\\b",   "(?i)\\b(got)(?#X)(ta)\\b",   "(?i)\\b(lem)(?#X)(me)\\b",
-    "(?i)\\b(more)(?#X)('n)\\b",  "(?i)\\b(wan)(?#X)(na)(?=\\s)", "(?i) ('t)(?#X)(is)\\b",
-    "(?i) ('t)(?#X)(was)\\b",
+// MacIntyre contractions; triggers are matched against the ASCII-lowercased sentence.
+constexpr Rule kContractions[] = {
+    {"(?i)\\b(can)(?#X)(not)\\b", " $1 $2 ", "cannot"},
+    {"(?i)\\b(d)(?#X)('ye)\\b", " $1 $2 ", "d'ye"},
+    {"(?i)\\b(gim)(?#X)(me)\\b", " $1 $2 ", "gimme"},
+    {"(?i)\\b(gon)(?#X)(na)\\b", " $1 $2 ", "gonna"},
+    {"(?i)\\b(got)(?#X)(ta)\\b", " $1 $2 ", "gotta"},
+    {"(?i)\\b(lem)(?#X)(me)\\b", " $1 $2 ", "lemme"},
+    {"(?i)\\b(more)(?#X)('n)\\b", " $1 $2 ", "more'n"},
+    {"(?i)\\b(wan)(?#X)(na)(?=\\s)", " $1 $2 ", "wanna"},
+    {"(?i) ('t)(?#X)(is)\\b", " $1 $2 ", "'tis"},
+    {"(?i) ('t)(?#X)(was)\\b", " $1 $2 ", "'twas"},
 };
 
+bool triggered(std::string_view text, std::string_view triggers) {
+  size_t pos = 0;
+  while (pos <= triggers.size()) {
+    size_t bar = triggers.find('|', pos);
+    std::string_view t = triggers.substr(pos, bar == std::string_view::npos ? std::string_view::npos : bar - pos);
+    if (!t.empty() && text.find(t) != std::string_view::npos) return true;
+    if (bar == std::string_view::npos) break;
+    pos = bar + 1;
+  }
+  return false;
+}
+
 void apply_rule(std::string& text, const Rule& r) {
+  if (!triggered(text, r.trigger)) return;
   if (auto s = regex_replace_all(r.pattern, r.replacement, text, kRegexNone)) text = std::move(*s);
 }
 
@@ -792,7 +821,16 @@ std::vector<std::string> word_tokenize(std::string_view text) {
     apply_rule(s, kDoubleDashes);
     s = " " + s + " ";
     for (const Rule& r : kEndingQuotes) apply_rule(s, r);
-    for (const char* p : kContractions) apply_rule(s, Rule{p, " $1 $2 "});
+    std::string lower = s;
+    for (char& c : lower) c = (c >= 'A' && c <= 'Z') ? static_cast<char>(c + 32) : c;
+    for (const Rule& r : kContractions) {
+      if (!triggered(lower, r.trigger)) continue;
+      if (auto out = regex_replace_all(r.pattern, r.replacement, s, kRegexNone)) {
+        s = std::move(*out);
+        lower = s;
+        for (char& c : lower) c = (c >= 'A' && c <= 'Z') ? static_cast<char>(c + 32) : c;
+      }
+    }
     for (std::string_view t : py_split_whitespace(s)) tokens.emplace_back(t);
   }
   return tokens;
