@@ -179,6 +179,35 @@ struct DpoConfig {
   }
 };
 
+// Sampling: `rlvr generate`, `rlvr eval` and the RL actors (actors/sampler.h; see
+// docs/GENERATION.md). The learner uses `temperature` to recompute behaviour log-probs.
+struct GenerationConfig {
+  double temperature = 1.0;
+  double top_p = 1.0;
+  int64_t top_k = 0;
+  int64_t max_new_tokens = 256;
+  std::vector<std::string> stop;
+  int64_t num_samples_per_prompt = 1;
+  int64_t batch_size = 32;
+  bool continuous_batching = true;
+
+  void visit(SchemaVisitor& v) {
+    v.field("temperature", temperature,
+            "Sampling temperature; 0 is greedy. Behaviour log-probs are log_softmax(logits / temperature).",
+            Range{0, 100});
+    v.field("top_p", top_p, "Nucleus sampling mass; 1 disables.", Range{1e-9, 1});
+    v.field("top_k", top_k, "Keep only the k most likely tokens; 0 disables.", at_least(0));
+    v.field("max_new_tokens", max_new_tokens, "Most tokens generated per sample (EOS included).",
+            Range{1, 1048576});
+    v.field("stop", stop, "Stop strings; the text is cut before the first match (EOS always stops).");
+    v.field("num_samples_per_prompt", num_samples_per_prompt,
+            "Samples per prompt (the GRPO group size); they share the prompt's prefill.", Range{1, 65536});
+    v.field("batch_size", batch_size, "Rows decoded together by the sampler.", Range{1, 65536});
+    v.field("continuous_batching", continuous_batching,
+            "Start the next prompt in a row as soon as its sample finishes (else static batches).");
+  }
+};
+
 // The whole configuration.
 struct Config {
   RunConfig run;
@@ -187,6 +216,7 @@ struct Config {
   TrainConfig train;
   OptimConfig optim;
   DpoConfig dpo;
+  GenerationConfig generation;
 
   void visit(SchemaVisitor& v) {
     v.section("run", run, "Where and how the run executes.");
@@ -195,6 +225,7 @@ struct Config {
     v.section("train", train, "The training loop of `rlvr train` (SFT and DPO).");
     v.section("optim", optim, "AdamW and the learning-rate schedule.");
     v.section("dpo", dpo, "DPO losses (train.mode: dpo).");
+    v.section("generation", generation, "Sampling for generate, eval and the RL actors.");
   }
 };
 

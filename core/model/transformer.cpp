@@ -401,4 +401,12 @@ void KVCache::select_rows(const at::Tensor& index) {
   batch_size_ = idx.numel();
 }
 
+void KVCache::set_layout(int64_t length, const at::Tensor& next_positions) {
+  RLVR_CHECK(length >= 0 && length <= max_len_, "set_layout: length {} outside [0, {}]", length, max_len_);
+  RLVR_CHECK(next_positions.defined() && next_positions.dim() == 1 && next_positions.size(0) == batch_size_,
+             "set_layout: next_positions must have shape [{}]", batch_size_);
+  length_ = length;
+  next_positions_ = next_positions.to(keys.device(), at::kLong).clone();
+}
+
 }  // namespace rlvr::core

@@ -186,6 +186,11 @@ class KVCache {
   // Keeps only the rows `index` ([B'] int64, on any device), in that order, e.g. to drop
   // finished samples. Throws rlvr::Error for an out-of-range index.
   void select_rows(const at::Tensor& index);
+  // For callers that re-lay rows in keys/values/slot_bias themselves (continuous batching in
+  // actors/sampler.cpp refills one row with a new prompt and shifts slots to compact the cache):
+  // sets the number of filled slots and every row's next rotary position. REQUIRES:
+  // 0 <= length <= max_len; next_positions: [batch] integers. Throws rlvr::Error otherwise.
+  void set_layout(int64_t length, const at::Tensor& next_positions);
 
   // Storage used by the model.
   at::Tensor keys, values;     // [L, B, KV, max_len, D]

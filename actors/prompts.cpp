@@ -1,0 +1,53 @@
+// Prompt files (see prompts.h).
+#include "actors/prompts.h"
+
+#include "core/data/jsonl.h"
+#include "core/error.h"
+
+namespace rlvr::actors {
+
+namespace {
+
+template <class Messages>
+std::vector<core::ChatMessage> to_chat(const Messages& messages) {
+  std::vector<core::ChatMessage> out;
+  out.reserve(messages.size());
+  for (const auto& m : messages) out.push_back(core::ChatMessage{m.role, m.content});
+  return out;
+}
+
+}  // namespace
+
+PromptSet load_prompts(const std::string& path, const core::Tokenizer& tokenizer,
+                       const std::string& chat_template, bool require_ground_truth) {
+  PromptSet set;
+  set.path = path;
+  core::ChatTemplateOptions opts;
+  opts.add_generation_prompt = true;
+  core::read_jsonl(path, core::BadRowPolicy::kStop, [&](int64_t line, const nlohmann::json& row) {
+    PromptRow out;
+    out.line = line;
+    if (require_ground_truth || (row.is_object() && row.contains("ground_truth"))) {
+      auto ex = core::parse_prompt_row(row, line);
+      out.messages = to_chat(ex.messages);
+      out.ground_truth = ex.ground_truth;
+      out.dataset = ex.dataset;
+    } else {
+      RLVR_CHECK(row.is_object() && row.contains("messages"),
+                 "missing field 'messages'; expected a list of {{\"role\", \"content\"}} objects");
+      out.messages = to_chat(core::parse_messages(row.at("messages"), "messages"));
+      while (!out.messages.empty() && out.messages.back().role == "assistant") out.messages.pop_back();
+      RLVR_CHECK(!out.messages.empty(), "'messages' holds only assistant turns; expected a user turn to answer");
+      if (row.contains("dataset") && row["dataset"].is_string()) out.dataset = row["dataset"].get<std::string>();
+    }
+    core::ChatEncoding enc = core::apply_chat_template(tokenizer, chat_template, out.messages, opts);
+    out.ids = std::move(enc.ids);
+    out.text = std::move(enc.text);
+    set.end_of_turn_id = enc.end_of_turn_id;
+    set.rows.push_back(std::move(out));
+  });
+  RLVR_CHECK(!set.rows.empty(), "{}: no prompts (the file has no rows)", path);
+  return set;
+}
+
+}  // namespace rlvr::actors
