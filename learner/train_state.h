@@ -1,0 +1,63 @@
+// Resumable training checkpoints shared by every training mode (SFT, DPO, RL).
+//
+// A checkpoint is a directory <checkpoints_dir>/step-<8 digits>/ holding
+//   config.json + model.safetensors   the weights in Hugging Face layout, float32 (bit-exact)
+//   optimizer.bin                      Optimizer::save() (moments, step counts, schedule position)
+//   rng.bin                            the torch default CPU (and CUDA, when used) generator states
+//   state.json                         {"magic": "rlvr-train-state", "version": 1, step, epoch,
+//                                       epoch_offset, tokens, std_rng, extra...}
+// It is written into a hidden temp directory, fsynced and renamed into place, so a crash
+// leaves either the complete checkpoint or none. After a save, the oldest step-* directories
+// beyond `keep` are deleted.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "core/model/model_config.h"
+
+namespace torch::nn {
+class Module;
+}  // namespace torch::nn
+
+namespace rlvr::learner {
+
+class Optimizer;
+
+// Where a training run stands. Plain value type.
+struct TrainProgress {
+  int64_t step = 0;          // optimizer steps completed
+  int64_t total_steps = 0;   // optimizer steps the run will take
+  int64_t epoch = 0;         // epoch being consumed (0-based)
+  int64_t epoch_offset = 0;  // data units (rows, packed rows or pairs) of `epoch` already used
+  int64_t tokens = 0;        // trained (loss-bearing) tokens so far
+  std::string std_rng;       // text of a std::mt19937_64 owned by the mode; may be empty
+  nlohmann::json extra = nlohmann::json::object();  // mode-specific counters
+};
+
+// Writes a checkpoint of `model` (parameters named as HF keys, `config` its architecture),
+// `optimizer` and `progress` to <checkpoints_dir>/step-<progress.step>/ and deletes the oldest
+// checkpoints so that at most `keep` (>= 1) remain. Returns the checkpoint directory.
+// Throws rlvr::Error on I/O failure (the previous checkpoints are then untouched).
+std::string save_training_checkpoint(const std::string& checkpoints_dir, torch::nn::Module& model,
+                                     const core::TransformerConfig& config, const Optimizer& optimizer,
+                                     const TrainProgress& progress, int64_t keep);
+
+// The step-* checkpoint directories in `checkpoints_dir`, oldest first (missing dir: none).
+std::vector<std::string> list_training_checkpoints(const std::string& checkpoints_dir);
+
+// The newest complete checkpoint in `checkpoints_dir`, if any.
+std::optional<std::string> latest_training_checkpoint(const std::string& checkpoints_dir);
+
+// Restores weights, optimizer state and RNG states from `dir` and returns its progress.
+// REQUIRES: `model` and `optimizer` were built for the same architecture and parameters.
+// Throws rlvr::Error naming the file on a missing/corrupt file, a wrong magic or version,
+// or mismatched parameters.
+TrainProgress load_training_checkpoint(const std::string& dir, torch::nn::Module& model,
+                                       Optimizer& optimizer);
+
+}  // namespace rlvr::learner
