@@ -1,0 +1,78 @@
+// `rlvr verify` end to end: the real binary on tests/fixtures/verifiers/verify_input.jsonl.
+#include <sys/wait.h>
+
+#include <cstdio>
+#include <fstream>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+
+namespace {
+
+struct CommandResult {
+  int status;
+  std::string err;
+};
+
+CommandResult run_verify(const std::string& args) {
+  std::string err_path = ::testing::TempDir() + "/verify_stderr.txt";
+  std::string cmd = std::string(RLVR_BINARY) + " verify " + args + " 2>" + err_path;
+  int rc = std::system(cmd.c_str());
+  std::ifstream f(err_path);
+  std::stringstream ss;
+  ss << f.rdbuf();
+  return {WIFEXITED(rc) ? WEXITSTATUS(rc) : -1, ss.str()};
+}
+
+std::vector<nlohmann::json> read_jsonl(const std::string& path) {
+  std::ifstream f(path);
+  std::vector<nlohmann::json> out;
+  for (std::string line; std::getline(f, line);) out.push_back(nlohmann::json::parse(line));
+  return out;
+}
+
+const std::string kInput = std::string(RLVR_SOURCE_DIR) + "/tests/fixtures/verifiers/verify_input.jsonl";
+
+TEST(VerifyCommand, ScoresRowsInOrderAndReportsMalformedLines) {
+  std::string out = ::testing::TempDir() + "/verify_out.jsonl";
+  CommandResult r = run_verify("--input " + kInput + " --out " + out + " --threads 2");
+  EXPECT_EQ(r.status, 1) << "malformed lines make the exit status 1";
+  EXPECT_NE(r.err.find("verify_input.jsonl:7: not valid JSON"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("verify_input.jsonl:8: field 'response'"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("unknown dataset 'no_such_verifier'"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("gsm8k"), std::string::npos) << "summary per dataset";
+  auto rows = read_jsonl(out);
+  std::vector<int> ids;
+  std::vector<double> scores;
+  for (const auto& j : rows) {
+    ids.push_back(j.at("id").get<int>());
+    scores.push_back(j.at("score").get<double>());
+    EXPECT_EQ(j.at("reward").get<double>(), 10.0 * j.at("score").get<double>());
+    EXPECT_TRUE(j.at("reason").is_string());
+  }
+  EXPECT_EQ(ids, (std::vector<int>{1, 2, 3, 4, 5, 6, 10, 11, 12}));
+  EXPECT_EQ(scores, (std::vector<double>{1, 1, 0, 1, 1, 0, 1, 0, 1}));
+  EXPECT_EQ(rows[6].at("extra").at("kept"), true) << "other fields pass through";
+  EXPECT_TRUE(rows[0].contains("messages"));
+}
+
+TEST(VerifyCommand, ConfigSetsTheReward) {
+  std::string cfg = ::testing::TempDir() + "/verify_cfg.yaml";
+  std::ofstream(cfg) << "verifiers:\n  verification_reward: 2\n";
+  std::string out = ::testing::TempDir() + "/verify_out2.jsonl";
+  CommandResult r = run_verify("--input " + kInput + " --out " + out + " --config " + cfg);
+  auto rows = read_jsonl(out);
+  ASSERT_FALSE(rows.empty()) << r.err;
+  EXPECT_EQ(rows[0].at("reward").get<double>(), 2.0);
+}
+
+TEST(VerifyCommand, MissingInputIsAnError) {
+  CommandResult r = run_verify("--input /nonexistent/file.jsonl");
+  EXPECT_EQ(r.status, 1);
+  EXPECT_NE(r.err.find("/nonexistent/file.jsonl"), std::string::npos) << r.err;
+}
+
+}  // namespace
