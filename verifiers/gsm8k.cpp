@@ -110,14 +110,32 @@ std::optional<Token> first_number(std::string_view s, size_t from, size_t to) {
   return std::nullopt;
 }
 
-// The last number of `s`.
+// End of the number starting at `pos` (same grammar as read_number, no allocation).
+size_t number_end(std::string_view s, size_t pos) {
+  size_t i = pos;
+  while (i < s.size() && is_digit(s[i])) ++i;
+  if (i - pos >= 1 && i - pos <= 3) {
+    while (i + 3 < s.size() && s[i] == ',' && is_digit(s[i + 1]) && is_digit(s[i + 2]) &&
+           is_digit(s[i + 3]) && (i + 4 >= s.size() || !is_digit(s[i + 4]))) {
+      i += 4;
+    }
+  }
+  if (i + 1 < s.size() && s[i] == '.' && is_digit(s[i + 1])) {
+    ++i;
+    while (i < s.size() && is_digit(s[i])) ++i;
+  }
+  return i;
+}
+
+// The last number of `s`: one pass that only records where numbers start.
 std::optional<Token> last_number(std::string_view s) {
   std::optional<size_t> last_start;
   for (size_t i = 0; i < s.size(); ++i) {
+    char c = s[i];
+    if (!is_digit(c) && c != '.') continue;
     if (starts_number(s, i)) {
-      Token t = read_number(s, i);
       last_start = i;
-      i = t.end > i ? t.end - 1 : i;
+      i = number_end(s, i) - 1;
     }
   }
   if (!last_start) return std::nullopt;
