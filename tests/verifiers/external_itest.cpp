@@ -103,6 +103,13 @@ const Case kCases[] = {
     {"LongResponse", std::string(50000, 'x') + "\nParis", "Paris", 1},
     {"YesNo", "Yes", "yes", 1},
     {"TrueFalse", "False", "true", 0},
+    {"CarriageReturns", "work\r\nParis\r\n", "Paris", 1},
+    {"HyphenIsPunctuation", "well-known", "wellknown", 1},
+    {"ArticlesOnlyIsNoAnswer", "The", "", 0},
+    {"EmptyTruthNeverMatches", "x", "", 0},
+    {"ListTruthEmptyList", "Paris", "[\"\"]", 0},
+    {"ThinkThenAnswerTag", "<think>a</think>b\n<answer>The Paris</answer>", "paris", 1},
+    {"LongTruth", std::string(1000, 'y'), std::string(1000, 'Y'), 1},
 };
 INSTANTIATE_TEST_SUITE_P(Table, ExampleVerifierCase, ::testing::ValuesIn(kCases),
                          [](const auto& info) { return info.param.name; });
