@@ -164,6 +164,7 @@ struct DpoConfig {
   double label_smoothing = 0.0;
   double rpo_alpha = 0.0;
   std::string reference_path;
+  std::string reference_cache_dir;
 
   void visit(SchemaVisitor& v) {
     v.choice("loss", loss, {"sigmoid", "dpo_norm", "ipo", "simpo"},
@@ -176,6 +177,9 @@ struct DpoConfig {
             Range{0, 1000});
     v.field("reference_path", reference_path,
             "Frozen reference checkpoint; empty uses model.path (the policy's starting point).");
+    v.field("reference_cache_dir", reference_cache_dir,
+            "Where reference log-probs are cached (keyed by data, reference and tokenization); "
+            "empty uses <run.output_dir>/cache.");
   }
 };
 

@@ -66,18 +66,18 @@ const nlohmann::json& require(const nlohmann::json& row, const char* field, cons
   return *it;
 }
 
-std::vector<Message> as_turns(const nlohmann::json& v, const std::string& field, const char* role) {
-  if (v.is_string()) return {Message{role, v.get<std::string>()}};
+std::vector<ChatMessage> as_turns(const nlohmann::json& v, const std::string& field, const char* role) {
+  if (v.is_string()) return {ChatMessage{role, v.get<std::string>()}};
   return parse_messages(v, field);
 }
 
 }  // namespace
 
-std::vector<Message> parse_messages(const nlohmann::json& value, const std::string& field) {
+std::vector<ChatMessage> parse_messages(const nlohmann::json& value, const std::string& field) {
   RLVR_CHECK(value.is_array(), "'{}': expected a list of {{\"role\", \"content\"}} messages, got {}",
              field, value.type_name());
   RLVR_CHECK(!value.empty(), "'{}': the list of messages is empty", field);
-  std::vector<Message> out;
+  std::vector<ChatMessage> out;
   out.reserve(value.size());
   for (size_t i = 0; i < value.size(); ++i) {
     const auto& m = value[i];
@@ -89,7 +89,7 @@ std::vector<Message> parse_messages(const nlohmann::json& value, const std::stri
                "'{}[{}].role': '{}' is not one of: system, user, assistant", field, i, r);
     auto content = m.find("content");
     RLVR_CHECK(content != m.end() && content->is_string(), "'{}[{}].content': expected a string", field, i);
-    out.push_back(Message{r, content->get<std::string>()});
+    out.push_back(ChatMessage{r, content->get<std::string>()});
   }
   return out;
 }
@@ -133,7 +133,7 @@ PreferenceExample parse_preference_row(const nlohmann::json& row, int64_t line) 
     ex.chosen.assign(chosen.begin() + static_cast<std::ptrdiff_t>(shared), chosen.end());
     ex.rejected.assign(rejected.begin() + static_cast<std::ptrdiff_t>(shared), rejected.end());
   }
-  auto check_response = [](const std::vector<Message>& turns, const char* field) {
+  auto check_response = [](const std::vector<ChatMessage>& turns, const char* field) {
     RLVR_CHECK(!turns.empty(), "'{}': no response after the shared prompt", field);
     for (size_t i = 0; i < turns.size(); ++i) {
       RLVR_CHECK(turns[i].role == "assistant",

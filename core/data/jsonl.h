@@ -14,6 +14,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "core/tokenizer/chat_template.h"
+
 namespace rlvr::core {
 
 enum class BadRowPolicy { kStop, kSkip };
@@ -34,20 +36,18 @@ struct JsonlStats {
 JsonlStats read_jsonl(const std::string& path, BadRowPolicy policy,
                       const std::function<void(int64_t line, const nlohmann::json& row)>& on_row);
 
-struct Message {
-  std::string role;  // "system", "user" or "assistant"
-  std::string content;
-};
-
+// Messages are core::ChatMessage (core/tokenizer/chat_template.h), so parsed rows go straight
+// into apply_chat_template().
+//
 // `value` as a list of messages: [{"role": ..., "content": ...}, ...]. `field` names the
 // JSON field in messages. Throws rlvr::Error for a non-list, unknown role, non-string
 // content or an empty list.
-std::vector<Message> parse_messages(const nlohmann::json& value, const std::string& field);
+std::vector<ChatMessage> parse_messages(const nlohmann::json& value, const std::string& field);
 
 // One SFT row: a conversation with at least one non-empty assistant turn.
 struct SftExample {
   int64_t line = 0;
-  std::vector<Message> messages;
+  std::vector<ChatMessage> messages;
 };
 // Throws rlvr::Error when `messages` is missing/malformed or has no non-empty assistant turn.
 SftExample parse_sft_row(const nlohmann::json& row, int64_t line);
@@ -55,9 +55,9 @@ SftExample parse_sft_row(const nlohmann::json& row, int64_t line);
 // One preference pair: a shared prompt and the two continuations (assistant turns).
 struct PreferenceExample {
   int64_t line = 0;
-  std::vector<Message> prompt;
-  std::vector<Message> chosen;
-  std::vector<Message> rejected;
+  std::vector<ChatMessage> prompt;
+  std::vector<ChatMessage> chosen;
+  std::vector<ChatMessage> rejected;
 };
 // Accepts {"chosen": [msgs], "rejected": [msgs]} (the prompt is the shared prefix; the rest
 // must be assistant turns) and {"prompt": str|[msgs], "chosen": str|[msgs], "rejected": str|[msgs]}.
@@ -68,7 +68,7 @@ PreferenceExample parse_preference_row(const nlohmann::json& row, int64_t line);
 // non-string JSON ground truths are kept as their JSON text) and the verifier name.
 struct PromptExample {
   int64_t line = 0;
-  std::vector<Message> messages;
+  std::vector<ChatMessage> messages;
   std::string ground_truth;
   std::string dataset;
 };

@@ -29,6 +29,17 @@ TEST(Jsonl, ReadsRowsWithLineNumbersAndSkipsBlankLines) {
   EXPECT_EQ(rows[1].messages[1].content, "b");
 }
 
+TEST(Jsonl, MessagesAreChatMessagesForTheChatTemplate) {
+  // parse_messages yields core::ChatMessage, the type apply_chat_template() takes.
+  std::vector<ChatMessage> msgs =
+      parse_messages(json::parse(R"([{"role":"user","content":"q"},{"role":"assistant","content":"a"}])"), "messages");
+  ASSERT_EQ(msgs.size(), 2u);
+  EXPECT_EQ(msgs[0].role, "user");
+  EXPECT_EQ(msgs[1].content, "a");
+  std::string text = render_chat_template("tulu", msgs, ChatTemplateOptions{}, "</s>");
+  EXPECT_EQ(text, "<|user|>\nq\n<|assistant|>\na</s>");
+}
+
 TEST(Jsonl, BadRowStopsWithFileAndLine) {
   TempDir dir;
   std::string p = dir.write("d.jsonl",

@@ -1,0 +1,387 @@
+// The SFT / DPO training loop behind `rlvr train`.
+//
+// Data units (SFT rows or packed rows, DPO pairs) are visited in a per-epoch order that depends
+// only on (run.seed, epoch). An optimizer step takes the next batch_size x grad_accum_steps units
+// of the current epoch (fewer at its end), split into micro-batches of batch_size. Losses are
+// normalized by the step's totals (target tokens for SFT, pairs for DPO), so the accumulated
+// gradient does not depend on how the step is split. The position (epoch, offset) is part of
+// every checkpoint, which makes a resumed run identical to an uninterrupted one.
+#include "sft_dpo/trainer.h"
+
+#include <unistd.h>
+
+#include <algorithm>
+#include <cmath>
+#include <filesystem>
+#include <limits>
+#include <map>
+
+#include <torch/torch.h>
+
+#include "core/config/loader.h"
+#include "core/error.h"
+#include "core/fs.h"
+#include "core/log.h"
+#include "core/model/checkpoint.h"
+#include "core/run_dir.h"
+#include "learner/optimizer.h"
+#include "learner/precision.h"
+#include "learner/progress.h"
+#include "learner/train_state.h"
+#include "sft_dpo/data.h"
+#include "sft_dpo/losses.h"
+#include "sft_dpo/reference_cache.h"
+
+namespace rlvr::sft_dpo {
+namespace fs = std::filesystem;
+namespace {
+
+using Scalars = std::map<std::string, double>;
+
+// ---------------------------------------------------------------------------------------------
+// Data of one run: SFT rows or DPO pairs (+ reference log-probs), train and eval.
+struct RunData {
+  bool dpo = false;
+  std::vector<TrainRow> rows, eval_rows;
+  std::vector<PreferencePair> pairs, eval_pairs;
+  ReferenceLogps ref, eval_ref;
+  int64_t units() const { return dpo ? static_cast<int64_t>(pairs.size()) : static_cast<int64_t>(rows.size()); }
+};
+
+std::vector<std::vector<size_t>> chunks(const std::vector<size_t>& idx, int64_t size) {
+  std::vector<std::vector<size_t>> out;
+  for (size_t i = 0; i < idx.size(); i += static_cast<size_t>(size)) {
+    out.emplace_back(idx.begin() + static_cast<std::ptrdiff_t>(i),
+                     idx.begin() + static_cast<std::ptrdiff_t>(std::min(idx.size(), i + static_cast<size_t>(size))));
+  }
+  return out;
+}
+
+at::Tensor gather_ref(const std::vector<double>& values, const std::vector<size_t>& idx, c10::Device device) {
+  std::vector<double> v;
+  for (size_t i : idx) v.push_back(values[i]);
+  return torch::tensor(v, torch::kDouble).to(device, torch::kFloat);
+}
+
+struct StepOutput {
+  double loss = 0;
+  int64_t tokens = 0;   // real tokens processed
+  int64_t targets = 0;  // loss-bearing tokens
+  Scalars metrics;
+};
+
+// One SFT step (or eval pass when !train) over rows `idx`: sum-then-normalize.
+StepOutput sft_pass(core::CausalLMImpl& model, const std::vector<TrainRow>& rows, const std::vector<size_t>& idx,
+                    int64_t batch_size, const learner::Precision& precision, bool train) {
+  StepOutput out;
+  for (size_t i : idx) out.targets += rows[i].num_targets;
+  const double denom = static_cast<double>(std::max<int64_t>(1, out.targets));
+  for (const auto& chunk : chunks(idx, batch_size)) {
+    std::vector<const TrainRow*> ptrs;
+    for (size_t i : chunk) ptrs.push_back(&rows[i]);
+    Batch batch = collate_rows(ptrs, precision.device);
+    out.tokens += batch.num_tokens;
+    at::Tensor loss;
+    {
+      learner::AutocastGuard autocast(precision);
+      loss = sft_loss_sum(model, batch) / denom;
+    }
+    if (train) loss.backward();
+    out.loss += loss.item<double>();
+  }
+  return out;
+}
+
+// One DPO step (or eval pass) over pairs `idx`: mean of per-pair losses (+ rpo_alpha x chosen NLL).
+StepOutput dpo_pass(core::CausalLMImpl& model, const core::DpoConfig& cfg, const std::vector<PreferencePair>& pairs,
+                    const ReferenceLogps& ref, const std::vector<size_t>& idx, int64_t batch_size,
+                    const learner::Precision& precision, bool train) {
+  StepOutput out;
+  int64_t chosen_tokens = 0;
+  for (size_t i : idx) chosen_tokens += pairs[i].chosen.num_targets();
+  const double n_pairs = static_cast<double>(idx.size());
+  const bool use_ref = dpo_uses_reference(cfg);
+  double rc = 0, rr = 0, acc = 0, lc = 0, lr = 0, nll = 0;
+  for (const auto& chunk : chunks(idx, batch_size)) {
+    std::vector<const PreferencePair*> ptrs;
+    for (size_t i : chunk) ptrs.push_back(&pairs[i]);
+    Batch batch = collate_pairs(ptrs, precision.device);
+    out.tokens += batch.num_tokens;
+    out.targets += batch.num_targets;
+    const auto B = static_cast<int64_t>(chunk.size());
+    at::Tensor loss, nll_sum;
+    DpoTerms terms;
+    {
+      learner::AutocastGuard autocast(precision);
+      SequenceLogps lp = sequence_logps(model, batch);
+      at::Tensor pc = lp.sums.narrow(0, 0, B), pr = lp.sums.narrow(0, B, B);
+      at::Tensor cc = lp.counts.narrow(0, 0, B), rcnt = lp.counts.narrow(0, B, B);
+      at::Tensor ref_c, ref_r;
+      if (use_ref) {
+        ref_c = gather_ref(ref.chosen, chunk, precision.device);
+        ref_r = gather_ref(ref.rejected, chunk, precision.device);
+      }
+      terms = dpo_loss(cfg, pc, pr, cc, rcnt, ref_c, ref_r);
+      nll_sum = -pc.sum();
+      loss = terms.losses.sum() / n_pairs;
+      if (cfg.rpo_alpha > 0) loss = loss + cfg.rpo_alpha * nll_sum / static_cast<double>(chosen_tokens);
+    }
+    if (train) loss.backward();
+    out.loss += loss.item<double>();
+    rc += terms.chosen_rewards.sum().item<double>();
+    rr += terms.rejected_rewards.sum().item<double>();
+    acc += terms.chosen_rewards.gt(terms.rejected_rewards).to(torch::kFloat).sum().item<double>();
+    lc += terms.chosen_logps.sum().item<double>();
+    lr += terms.rejected_logps.sum().item<double>();
+    nll += nll_sum.item<double>();
+  }
+  out.metrics = {{"rewards/chosen", rc / n_pairs},
+                 {"rewards/rejected", rr / n_pairs},
+                 {"rewards/accuracies", acc / n_pairs},
+                 {"rewards/margins", (rc - rr) / n_pairs},
+                 {"logps/chosen", lc / n_pairs},
+                 {"logps/rejected", lr / n_pairs},
+                 {"nll", nll / static_cast<double>(std::max<int64_t>(1, chosen_tokens))}};
+  return out;
+}
+
+StepOutput evaluate(core::CausalLMImpl& model, const core::Config& config, const RunData& data,
+                    const learner::Precision& precision) {
+  torch::NoGradGuard no_grad;
+  model.eval();
+  StepOutput out;
+  if (data.dpo) {
+    std::vector<size_t> idx(data.eval_pairs.size());
+    for (size_t i = 0; i < idx.size(); ++i) idx[i] = i;
+    out = dpo_pass(model, config.dpo, data.eval_pairs, data.eval_ref, idx, config.train.batch_size, precision, false);
+  } else {
+    std::vector<size_t> idx(data.eval_rows.size());
+    for (size_t i = 0; i < idx.size(); ++i) idx[i] = i;
+    out = sft_pass(model, data.eval_rows, idx, config.train.batch_size, precision, false);
+  }
+  model.train();
+  return out;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Reference log-probs: from the cache, or computed once with the frozen reference model.
+void prepare_reference(const core::Config& config, const std::string& tokenizer_path, const TokenizeSettings& settings,
+                       const learner::Precision& precision, RunData& data, TrainResult& result) {
+  const std::string ref_dir = config.dpo.reference_path.empty() ? config.model.path : config.dpo.reference_path;
+  const std::string cache_dir =
+      config.dpo.reference_cache_dir.empty() ? config.run.output_dir + "/cache" : config.dpo.reference_cache_dir;
+  struct Job {
+    const std::string* file;
+    const std::vector<PreferencePair>* pairs;
+    ReferenceLogps* out;
+  };
+  std::vector<Job> jobs = {{&config.train.train_file, &data.pairs, &data.ref}};
+  if (!data.eval_pairs.empty()) jobs.push_back({&config.train.eval_file, &data.eval_pairs, &data.eval_ref});
+  core::CausalLM reference{nullptr};
+  result.reference_cache_hit = true;
+  for (const Job& job : jobs) {
+    const std::string key = reference_cache_key(*job.file, ref_dir, tokenizer_path, settings);
+    const std::string path = reference_cache_path(cache_dir, key);
+    if (auto cached = read_reference_cache(path, key, *job.pairs)) {
+      RLVR_LOG_INFO("reference log-probs for {} from cache {}", *job.file, path);
+      *job.out = std::move(*cached);
+      continue;
+    }
+    result.reference_cache_hit = false;
+    if (!reference) {
+      RLVR_LOG_INFO("loading frozen reference model {}", ref_dir);
+      reference = core::load_causal_lm(ref_dir, precision.device, c10::kFloat);
+      for (auto& p : reference->parameters()) p.set_requires_grad(false);
+    }
+    RLVR_LOG_INFO("computing reference log-probs for {} ({} pairs)", *job.file, job.pairs->size());
+    *job.out = compute_reference_logps(*reference, *job.pairs, config.train.batch_size, precision);
+    write_reference_cache(path, key, *job.pairs, *job.out);
+    RLVR_LOG_INFO("cached reference log-probs in {}", path);
+  }
+}
+
+void write_final(core::CausalLMImpl& model, const std::string& tokenizer_path, const std::string& final_dir) {
+  const std::string tmp = fmt::format("{}.tmp-{}", final_dir, ::getpid());
+  std::error_code ec;
+  fs::remove_all(tmp, ec);
+  core::save_checkpoint(model, model.config(), tmp);
+  core::write_file_atomic(tmp + "/tokenizer.json", core::read_file(tokenizer_path));
+  fs::path tok_cfg = fs::path(tokenizer_path).parent_path() / "tokenizer_config.json";
+  if (fs::exists(tok_cfg)) core::write_file_atomic(tmp + "/tokenizer_config.json", core::read_file(tok_cfg.string()));
+  fs::remove_all(final_dir, ec);
+  fs::rename(tmp, final_dir, ec);
+  if (ec) throw Error(fmt::format("{}: cannot move the final checkpoint into place: {}", final_dir, ec.message()));
+}
+
+Scalars prefixed(const std::string& prefix, const StepOutput& s) {
+  Scalars out = {{prefix + "loss", s.loss}};
+  for (const auto& [k, v] : s.metrics) out[prefix + k] = v;
+  return out;
+}
+
+TrainResult run(const core::Config& config) {
+  const auto& tc = config.train;
+  RLVR_CHECK(!config.model.path.empty(), "model.path is empty; expected the checkpoint directory to train");
+  RLVR_CHECK(!tc.train_file.empty(), "train.train_file is empty; expected a JSONL file for mode {}", tc.mode);
+  core::prepare_run_dir(config.run.output_dir, core::config_to_yaml(config));
+  learner::seed_and_threads(config.run.seed, config.run.threads);
+  const learner::Precision precision = learner::resolve_precision(config.run);
+  RLVR_LOG_INFO("rlvr train: mode {} on {}", tc.mode, precision.describe());
+
+  const std::string tokenizer_path =
+      config.model.tokenizer.empty() ? config.model.path + "/tokenizer.json" : config.model.tokenizer;
+  core::Tokenizer tokenizer = core::Tokenizer::from_file(tokenizer_path);
+  core::CausalLM model = core::load_causal_lm(config.model.path, precision.device, c10::kFloat);
+  RLVR_CHECK(tokenizer.vocab_size() <= model->config().vocab_size,
+             "{}: tokenizer has {} ids but model {} has vocab_size {}; expected a matching tokenizer",
+             tokenizer_path, tokenizer.vocab_size(), config.model.path, model->config().vocab_size);
+  model->train();
+
+  TokenizeSettings settings;
+  settings.chat_template = config.model.chat_template;
+  settings.max_seq_len = std::min<int64_t>(tc.max_seq_len, model->config().max_position_embeddings);
+  settings.on_bad_row = core::parse_bad_row_policy(tc.on_bad_row);
+
+  TrainResult result;
+  RunData data;
+  data.dpo = tc.mode == "dpo";
+  DatasetStats stats;
+  if (data.dpo) {
+    auto ds = load_preference_dataset(tc.train_file, tokenizer, settings);
+    data.pairs = std::move(ds.pairs);
+    stats = ds.stats;
+    if (!tc.eval_file.empty()) data.eval_pairs = load_preference_dataset(tc.eval_file, tokenizer, settings).pairs;
+    if (dpo_uses_reference(config.dpo)) prepare_reference(config, tokenizer_path, settings, precision, data, result);
+  } else {
+    auto ds = load_sft_dataset(tc.train_file, tokenizer, settings);
+    stats = ds.stats;
+    data.rows = tc.packing ? pack_rows(ds.rows, settings.max_seq_len) : std::move(ds.rows);
+    if (tc.packing) RLVR_LOG_INFO("packed {} rows into {} sequences of <= {} tokens", stats.rows, data.rows.size(),
+                                  settings.max_seq_len);
+    if (!tc.eval_file.empty()) data.eval_rows = load_sft_dataset(tc.eval_file, tokenizer, settings).rows;
+  }
+  result.train_rows = stats.rows;
+  result.skipped_rows = stats.skipped;
+  result.truncated_rows = stats.truncated;
+
+  const int64_t units = data.units();
+  const int64_t per_step = tc.batch_size * tc.grad_accum_steps;
+  const int64_t steps_per_epoch = (units + per_step - 1) / per_step;
+  const int64_t total_steps = tc.max_steps > 0 ? tc.max_steps : tc.num_epochs * steps_per_epoch;
+
+  std::vector<std::pair<std::string, at::Tensor>> named;
+  for (const auto& item : model->named_parameters()) named.emplace_back(item.key(), item.value());
+  learner::Optimizer optimizer(named, config.optim, total_steps);
+
+  const std::string ckpt_dir = config.run.output_dir + "/checkpoints";
+  learner::TrainProgress progress;
+  progress.total_steps = total_steps;
+  if (tc.resume) {
+    if (auto latest = learner::latest_training_checkpoint(ckpt_dir)) {
+      progress = learner::load_training_checkpoint(*latest, *model, optimizer);
+      RLVR_CHECK(progress.total_steps == total_steps,
+                 "{}: checkpoint was written for {} total steps, this config gives {}; expected the same data "
+                 "and train/optim settings when resuming (or set train.resume: false)",
+                 *latest, progress.total_steps, total_steps);
+      result.resumed_from_step = progress.step;
+      RLVR_LOG_INFO("resumed from {} (step {}/{})", *latest, progress.step, total_steps);
+    }
+  }
+  const std::string metrics_path = config.run.output_dir + "/metrics.jsonl";
+  if (result.resumed_from_step < 0) {
+    // A fresh start in an existing run directory: old checkpoints and metrics belong to another run.
+    auto old = learner::list_training_checkpoints(ckpt_dir);
+    if (!old.empty()) RLVR_LOG_WARN("starting fresh: removing {} old checkpoints in {}", old.size(), ckpt_dir);
+    for (const auto& dir : old) fs::remove_all(dir);
+    std::error_code ec;
+    fs::remove(metrics_path, ec);
+  }
+  core::MetricsWriter metrics(metrics_path, progress.step);
+  if (progress.step == 0) {
+    metrics.write(0, {{"data/train_rows", static_cast<double>(stats.rows)},
+                      {"data/skipped_rows", static_cast<double>(stats.skipped)},
+                      {"data/truncated_rows", static_cast<double>(stats.truncated)},
+                      {"data/units", static_cast<double>(units)},
+                      {"total_steps", static_cast<double>(total_steps)}});
+  }
+  RLVR_LOG_INFO("{} {} per epoch, {} per step, {} steps", units, data.dpo ? "pairs" : "sequences", per_step,
+                total_steps);
+
+  learner::ProgressMeter meter(total_steps, progress.step);
+  std::vector<int64_t> order;
+  int64_t order_epoch = -1;
+  int64_t last_checkpoint = progress.step;
+  result.eval_loss = std::numeric_limits<double>::quiet_NaN();
+  const bool has_eval = !data.eval_rows.empty() || !data.eval_pairs.empty();
+  while (progress.step < total_steps) {
+    if (progress.epoch_offset >= units) {
+      ++progress.epoch;
+      progress.epoch_offset = 0;
+    }
+    if (order_epoch != progress.epoch) {
+      order = epoch_order(units, static_cast<uint64_t>(config.run.seed), progress.epoch);
+      order_epoch = progress.epoch;
+    }
+    const int64_t end = std::min(units, progress.epoch_offset + per_step);
+    std::vector<size_t> idx;
+    for (int64_t i = progress.epoch_offset; i < end; ++i) idx.push_back(static_cast<size_t>(order[static_cast<size_t>(i)]));
+
+    StepOutput out = data.dpo ? dpo_pass(*model, config.dpo, data.pairs, data.ref, idx, tc.batch_size, precision, true)
+                              : sft_pass(*model, data.rows, idx, tc.batch_size, precision, true);
+    learner::OptimizerStepStats st = optimizer.step();
+    RLVR_CHECK(std::isfinite(out.loss), "training loss is {} at step {}; expected a finite loss (lower "
+               "optim.learning_rate or check the data)", out.loss, progress.step + 1);
+    ++progress.step;
+    progress.epoch_offset = end;
+    progress.tokens += out.targets;
+    meter.step_done(progress.step, out.tokens);
+    result.last_loss = out.loss;
+
+    if (progress.step % tc.log_every == 0 || progress.step == total_steps) {
+      Scalars row = prefixed("", out);
+      row["lr"] = st.lr;
+      row["grad_norm"] = st.grad_norm;
+      row["epoch"] = static_cast<double>(progress.epoch) +
+                     static_cast<double>(progress.epoch_offset) / static_cast<double>(units);
+      row["tokens"] = static_cast<double>(progress.tokens);
+      row["tokens_per_second"] = meter.window_tokens_per_second();
+      metrics.write(progress.step, row);
+      RLVR_LOG_INFO("{}", meter.line(out.loss, st.lr));
+    }
+    if (has_eval && tc.eval_every > 0 && progress.step % tc.eval_every == 0 && progress.step < total_steps) {
+      StepOutput ev = evaluate(*model, config, data, precision);
+      metrics.write(progress.step, prefixed("eval/", ev));
+      RLVR_LOG_INFO("eval at step {}: loss {:.4f}", progress.step, ev.loss);
+    }
+    if (tc.checkpoint_every > 0 && progress.step % tc.checkpoint_every == 0) {
+      learner::save_training_checkpoint(ckpt_dir, *model, model->config(), optimizer, progress, tc.keep_checkpoints);
+      last_checkpoint = progress.step;
+    }
+  }
+  if (last_checkpoint != progress.step || !learner::latest_training_checkpoint(ckpt_dir)) {
+    learner::save_training_checkpoint(ckpt_dir, *model, model->config(), optimizer, progress, tc.keep_checkpoints);
+  }
+  if (has_eval) {
+    StepOutput ev = evaluate(*model, config, data, precision);
+    result.eval_loss = ev.loss;
+    metrics.write(progress.step, prefixed("eval/", ev));
+    RLVR_LOG_INFO("final eval: loss {:.4f}", ev.loss);
+  }
+  result.steps = progress.step;
+  result.final_dir = config.run.output_dir + "/final";
+  write_final(*model, tokenizer_path, result.final_dir);
+  RLVR_LOG_INFO("wrote {} (HF layout: config.json, model.safetensors, tokenizer.json)", result.final_dir);
+  return result;
+}
+
+}  // namespace
+
+TrainResult run_training(const core::Config& config) {
+  try {
+    return run(config);
+  } catch (const c10::Error& e) {
+    throw Error(fmt::format("rlvr train: {}", e.what_without_backtrace()));
+  }
+}
+
+}  // namespace rlvr::sft_dpo

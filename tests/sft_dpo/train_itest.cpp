@@ -1,0 +1,101 @@
+// `rlvr train` end to end: SFT on the tiny task world, then DPO starting from the SFT output,
+// through the real binary and YAML configs.
+#include <filesystem>
+#include <fstream>
+
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+
+#include "core/fs.h"
+#include "core/model/checkpoint.h"
+#include "tests/sft_dpo/tiny_world.h"
+#include "tests/test_util.h"
+
+namespace rlvr {
+namespace {
+
+namespace fs = std::filesystem;
+using rlvr::testing::run_command;
+using rlvr::testing::TempDir;
+
+int64_t count_rows_with(const std::string& path, const std::string& key) {
+  std::ifstream in(path);
+  std::string line;
+  int64_t n = 0;
+  while (std::getline(in, line)) n += nlohmann::json::parse(line).contains(key);
+  return n;
+}
+
+TEST(TrainCli, SftThenDpoFromItsOutput) {
+  TempDir dir;
+  auto world = rlvr::testing::make_tiny_world(dir.path(), 64);
+  const std::string bin = RLVR_BINARY;
+  std::string sft_yaml = dir.write("sft.yaml", fmt::format(R"(run:
+  output_dir: {0}/sft
+  threads: 2
+  log_level: warn
+model:
+  path: {1}
+train:
+  mode: sft
+  train_file: {2}/sft.jsonl
+  eval_file: {2}/sft.jsonl
+  max_seq_len: 128
+  packing: true
+  batch_size: 8
+  num_epochs: 2
+  checkpoint_every: 4
+optim:
+  learning_rate: 3.0e-3
+  warmup_ratio: 0.1
+  lr_scheduler: cosine
+)", dir.path(), world.model_dir, world.data_dir));
+  auto sft = run_command(bin + " train --config " + sft_yaml);
+  ASSERT_EQ(sft.exit_code, 0) << sft.output;
+  EXPECT_NE(sft.output.find("final checkpoint: " + dir.path() + "/sft/final"), std::string::npos) << sft.output;
+  for (const char* f : {"final/config.json", "final/model.safetensors", "final/tokenizer.json", "config.yaml",
+                        "metrics.jsonl", "logs/rlvr.log"}) {
+    EXPECT_TRUE(fs::exists(dir.path() + "/sft/" + f)) << f;
+  }
+  EXPECT_GT(count_rows_with(dir.path() + "/sft/metrics.jsonl", "eval/loss"), 0);
+
+  std::string dpo_yaml = dir.write("dpo.yaml", fmt::format(R"(run:
+  output_dir: {0}/dpo
+  threads: 2
+  log_level: warn
+model:
+  path: {0}/sft/final
+train:
+  mode: dpo
+  train_file: {1}/dpo.jsonl
+  max_seq_len: 128
+  batch_size: 8
+  max_steps: 4
+dpo:
+  loss: dpo_norm
+  beta: 5
+  rpo_alpha: 1.0
+optim:
+  learning_rate: 1.0e-3
+)", dir.path(), world.data_dir));
+  auto dpo = run_command(bin + " train --config " + dpo_yaml);
+  ASSERT_EQ(dpo.exit_code, 0) << dpo.output;
+  EXPECT_EQ(count_rows_with(dir.path() + "/dpo/metrics.jsonl", "rewards/accuracies"), 4);
+  EXPECT_NO_THROW(core::load_causal_lm(dir.path() + "/dpo/final"));
+  EXPECT_FALSE(fs::is_empty(dir.path() + "/dpo/cache"));
+
+  // Running again resumes at the end: nothing to train, same final checkpoint.
+  auto again = run_command(bin + " train --config " + dpo_yaml);
+  ASSERT_EQ(again.exit_code, 0) << again.output;
+  EXPECT_NE(again.output.find("resumed at step 4"), std::string::npos) << again.output;
+
+  // Bad data stops with file:line.
+  std::string bad = dir.write("bad.jsonl", "{\"chosen\": []}\n");
+  auto fail = run_command(bin + " train --config " + dpo_yaml + " --set train.train_file=" + bad +
+                          " --set train.resume=false");
+  EXPECT_EQ(fail.exit_code, 1);
+  EXPECT_NE(fail.output.find("error: " + bad + ":1: "), std::string::npos) << fail.output;
+}
+
+}  // namespace
+}  // namespace rlvr
