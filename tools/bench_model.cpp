@@ -7,12 +7,14 @@
 //   build-model/bench_model [--config FILE ...] [--no-python] [--python /usr/bin/python3]
 // Default configs: /work/shared/bench-models/{tiny,small,qwen2-tiny}.json (next to the repo).
 #include <sys/wait.h>
+#include <time.h>
 
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <iostream>
+#include <thread>
 
 #include <CLI/CLI.hpp>
 #include <nlohmann/json.hpp>
@@ -31,17 +33,29 @@ namespace core = rlvr::core;
 
 double seconds_since(Clock::time_point t) { return std::chrono::duration<double>(Clock::now() - t).count(); }
 
-// Mean seconds per call after one warm-up call, over at least `min_runs` calls.
+double process_cpu_seconds() {
+  timespec ts{};
+  ::clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+  return static_cast<double>(ts.tv_sec) + 1e-9 * static_cast<double>(ts.tv_nsec);
+}
+
+// Process CPU seconds per call of the last timed() (all threads together).
+double g_last_cpu_seconds = 0;
+
+// Mean wall seconds per call after one warm-up call, over `min_runs` calls.
 template <class Fn>
 double timed(Fn&& fn, int min_runs) {
   fn();
   auto start = Clock::now();
+  double cpu = process_cpu_seconds();
   for (int i = 0; i < min_runs; ++i) fn();
+  g_last_cpu_seconds = (process_cpu_seconds() - cpu) / min_runs;
   return seconds_since(start) / min_runs;
 }
 
 struct Result {
   double train = 0, generate = 0;
+  double train_cpu = 0, generate_cpu = 0;  // tokens per process-CPU-second
 };
 
 Result bench_rlvr(const core::TransformerConfig& config, int train_steps, int generate_runs) {
@@ -63,6 +77,7 @@ Result bench_rlvr(const core::TransformerConfig& config, int train_steps, int ge
                             opt.step();
                           },
                           train_steps);
+  r.train_cpu = 4 * 128 / g_last_cpu_seconds;
   model->eval();
   at::Tensor prompt = torch::randint(V, {4, 32}, torch::kLong);
   core::KVCache cache = model->make_cache(4, 96);
@@ -74,6 +89,7 @@ Result bench_rlvr(const core::TransformerConfig& config, int train_steps, int ge
                                for (int step = 0; step < 63; ++step) next = model->decode_step(next, cache).argmax(-1);
                              },
                              generate_runs);
+  r.generate_cpu = 4 * 64 / g_last_cpu_seconds;
   return r;
 }
 
@@ -106,13 +122,17 @@ int main(int argc, char** argv) {
   std::vector<std::string> configs;
   std::string python = "/usr/bin/python3";
   std::string script = (std::filesystem::path(__FILE__).parent_path() / "bench_model_ref.py").string();
-  bool no_python = false, no_streaming = false;
+  bool no_python = false, no_streaming = false, cpu_time = false;
+  int threads = 0;
   int train_steps = 3, generate_runs = 3;
   app.add_option("--config", configs, "Model config.json files (default: /work/shared/bench-models/*)");
   app.add_option("--python", python, "Python interpreter with torch")->capture_default_str();
   app.add_option("--script", script, "The Python reference script")->capture_default_str();
   app.add_flag("--no-python", no_python, "Skip the Python reference");
   app.add_flag("--no-streaming", no_streaming, "Use BLAS for small-batch linears too (for comparison)");
+  app.add_option("--threads", threads, "LibTorch intra-op threads (Python gets the same); 0: one per CPU core")
+      ->capture_default_str();
+  app.add_flag("--cpu-time", cpu_time, "Also print tokens per process-CPU-second (useful on a loaded machine)");
   app.add_option("--train-steps", train_steps, "Timed training steps per model")->capture_default_str();
   app.add_option("--generate-runs", generate_runs, "Timed generations per model")->capture_default_str();
   CLI11_PARSE(app, argc, argv);
@@ -122,6 +142,7 @@ int main(int argc, char** argv) {
     }
   }
   if (no_streaming) core::detail::set_streaming_linear_enabled(false);
+  at::set_num_threads(threads > 0 ? threads : static_cast<int>(std::max(1u, std::thread::hardware_concurrency())));
   try {
     std::string load;
     std::ifstream("/proc/loadavg") >> load;
@@ -139,6 +160,9 @@ int main(int argc, char** argv) {
       std::printf("%-12s %9.1fM %10.0f t/s %12.0f t/s %10.0f t/s %12.0f t/s %7.2fx %7.2fx\n", name.c_str(),
                   config.num_parameters() / 1e6, ours.train, ours.generate, ref.train, ref.generate,
                   no_python ? 0.0 : ours.train / ref.train, no_python ? 0.0 : ours.generate / ref.generate);
+      if (cpu_time) {
+        std::printf("%-12s %10s %10.0f t/cpu-s %8.0f t/cpu-s\n", "", "", ours.train_cpu, ours.generate_cpu);
+      }
       std::fflush(stdout);
     }
   } catch (const rlvr::Error& e) {

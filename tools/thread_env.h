@@ -17,9 +17,11 @@
 namespace rlvr::tools {
 
 // The defaults applied when unset (see docs/MODEL.md for the measurements behind them).
+// OPENBLAS_NUM_THREADS is deliberately left to OpenBLAS (one thread per core): training GEMMs
+// need both cores, and the per-token decode path does not call BLAS for its linears
+// (core/model/ops.h), so the old "OPENBLAS_NUM_THREADS=1 for decode" advice no longer applies.
 inline constexpr const char* kThreadEnvDefaults[][2] = {
     {"OMP_WAIT_POLICY", "PASSIVE"},  // idle OpenMP workers sleep instead of spinning
-    {"OPENBLAS_NUM_THREADS", "1"},   // intra-op parallelism comes from LibTorch's OpenMP pool
 };
 
 // Call first thing in main(). Returns only in the final process (after at most one exec).
