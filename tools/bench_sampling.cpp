@@ -20,6 +20,7 @@
 #include "core/error.h"
 #include "core/model/checkpoint.h"
 #include "core/model/model_config.h"
+#include "core/model/ops.h"
 #include "core/model/transformer.h"
 #include "tools/cli.h"
 #include "tools/thread_env.h"
@@ -94,7 +95,7 @@ int main(int argc, char** argv) {
   std::string models = kSourceRoot + "/../shared/bench-models/tiny.json," + kSourceRoot + "/../shared/bench-models/small.json";
   std::string batches = "1,4,8,32", python = "/usr/bin/python3";
   int64_t prompt_len = 32, new_tokens = 64, varied_prompts = 64;
-  bool skip_python = false;
+  bool skip_python = false, blas_linear = false;
   app.add_option("--models", models, "Comma-separated config.json files")->capture_default_str();
   app.add_option("--batches", batches, "Batch sizes")->capture_default_str();
   app.add_option("--prompt-len", prompt_len, "Prompt tokens (fixed-length runs)")->capture_default_str();
@@ -102,7 +103,9 @@ int main(int argc, char** argv) {
   app.add_option("--varied-prompts", varied_prompts, "Prompts in the continuous vs static comparison")->capture_default_str();
   app.add_option("--python", python, "Python with torch for the baseline")->capture_default_str();
   app.add_flag("--skip-python", skip_python, "Do not run the Python baseline");
+  app.add_flag("--blas-linear", blas_linear, "Turn off the model's streaming decode linear (core/model/ops.h)");
   CLI11_PARSE(app, argc, argv);
+  if (blas_linear) core::detail::set_streaming_linear_enabled(false);
   try {
     torch::NoGradGuard ng;
     std::cout << fmt::format("threads {}  read bandwidth {:.1f} GB/s  matmul[32x512x1408] {:.1f} GFLOP/s  "
