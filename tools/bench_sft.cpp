@@ -21,6 +21,7 @@
 #include "core/model/transformer.h"
 #include "learner/optimizer.h"
 #include "sft_dpo/losses.h"
+#include "tools/thread_env.h"
 
 namespace {
 
@@ -29,6 +30,7 @@ struct Params {
   int64_t batch = 4, seq = 256, steps = 5, warmup = 2, threads = 2;
   std::string python = "/usr/bin/python3";
   std::string script = "tools/bench_sft.py";
+  bool phases = false;
 };
 
 double rlvr_tokens_per_second(const std::string& path, const Params& p) {
@@ -55,17 +57,31 @@ double rlvr_tokens_per_second(const std::string& path, const Params& p) {
   }
   std::vector<const rlvr::sft_dpo::TrainRow*> ptrs;
   for (const auto& r : rows) ptrs.push_back(&r);
+  using Clock = std::chrono::steady_clock;
+  auto secs = [](Clock::time_point a, Clock::time_point b) { return std::chrono::duration<double>(b - a).count(); };
+  double t_fwd = 0, t_bwd = 0, t_opt = 0;
   auto step = [&] {
+    auto a = Clock::now();
     rlvr::sft_dpo::Batch batch = rlvr::sft_dpo::collate_rows(ptrs, torch::kCPU);
     at::Tensor loss = rlvr::sft_dpo::sft_loss_sum(*model, batch) / static_cast<double>(batch.num_targets);
+    auto b = Clock::now();
     loss.backward();
+    auto c = Clock::now();
     opt.step();
+    auto d = Clock::now();
+    t_fwd += secs(a, b), t_bwd += secs(b, c), t_opt += secs(c, d);
     return loss.item<double>();
   };
   for (int64_t i = 0; i < p.warmup; ++i) step();
-  auto t0 = std::chrono::steady_clock::now();
+  t_fwd = t_bwd = t_opt = 0;
+  auto t0 = Clock::now();
   for (int64_t i = 0; i < p.steps; ++i) step();
-  double dt = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count() / static_cast<double>(p.steps);
+  double dt = secs(t0, Clock::now()) / static_cast<double>(p.steps);
+  if (p.phases) {
+    auto n = static_cast<double>(p.steps);
+    std::fprintf(stderr, "%s: rlvr step %.3fs = forward+loss %.3fs + backward %.3fs + clip/AdamW %.3fs\n",
+                 path.c_str(), dt, t_fwd / n, t_bwd / n, t_opt / n);
+  }
   return static_cast<double>(p.batch * p.seq) / dt;
 }
 
@@ -82,12 +98,18 @@ double python_tokens_per_second(const std::string& path, const Params& p) {
   RLVR_CHECK(rc == 0, "{} failed (status {}): {}", cmd, rc, out);
   auto j = nlohmann::json::parse(out.substr(out.rfind('{')), nullptr, false);
   RLVR_CHECK(j.is_object() && j.contains("tokens_per_second"), "{}: unexpected output: {}", cmd, out);
+  if (p.phases) {
+    std::fprintf(stderr, "%s: eager step %.3fs = forward+loss %.3fs + backward %.3fs + clip/AdamW %.3fs\n",
+                 path.c_str(), j["step_seconds"].get<double>(), j["forward_seconds"].get<double>(),
+                 j["backward_seconds"].get<double>(), j["optimizer_seconds"].get<double>());
+  }
   return j["tokens_per_second"].get<double>();
 }
 
 }  // namespace
 
 int main(int argc, char** argv) {
+  rlvr::tools::ensure_thread_env(argv);  // OMP_WAIT_POLICY=PASSIVE etc.; inherited by the Python child
   Params p;
   CLI::App app("SFT training tokens/s: rlvr vs PyTorch eager");
   app.add_option("--models", p.models, "Comma-separated config.json files")->capture_default_str();
@@ -98,6 +120,7 @@ int main(int argc, char** argv) {
   app.add_option("--threads", p.threads, "Intra-op threads for both")->capture_default_str();
   app.add_option("--python", p.python, "Python with torch for the eager reference")->capture_default_str();
   app.add_option("--script", p.script, "The eager reference script")->capture_default_str();
+  app.add_flag("--phases", p.phases, "Print rlvr's forward / backward / optimizer time per step to stderr");
   CLI11_PARSE(app, argc, argv);
   try {
     if (p.threads > 0) at::set_num_threads(static_cast<int>(p.threads));

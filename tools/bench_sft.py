@@ -116,23 +116,35 @@ def main():
     labels = torch.cat([tokens[:, 1:], torch.full((a.batch, 1), -100)], 1)
     targets = int((labels != -100).sum())
 
+    phases = [0.0, 0.0, 0.0]
+
     def step():
+        t0 = time.perf_counter()
         logits = model(tokens)
         loss = F.cross_entropy(logits.float().reshape(-1, logits.shape[-1]), labels.reshape(-1),
                                ignore_index=-100, reduction="sum") / targets
+        t1 = time.perf_counter()
         loss.backward()
+        t2 = time.perf_counter()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
         opt.step()
         opt.zero_grad(set_to_none=True)
+        t3 = time.perf_counter()
+        phases[0] += t1 - t0
+        phases[1] += t2 - t1
+        phases[2] += t3 - t2
         return loss.item()
 
     for _ in range(a.warmup):
         step()
+    phases[:] = [0.0, 0.0, 0.0]
     t0 = time.perf_counter()
     for _ in range(a.steps):
         step()
     dt = (time.perf_counter() - t0) / a.steps
     print(json.dumps({"tokens_per_second": a.batch * a.seq / dt, "step_seconds": dt,
+                      "forward_seconds": phases[0] / a.steps, "backward_seconds": phases[1] / a.steps,
+                      "optimizer_seconds": phases[2] / a.steps,
                       "torch": torch.__version__, "threads": torch.get_num_threads()}))
 
 
