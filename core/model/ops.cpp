@@ -38,52 +38,27 @@ __attribute__((target("avx2,fma"))) inline float hsum(__m256 v) {
   return _mm_cvtss_f32(s);
 }
 
-// Two weight rows x MB input rows per inner loop: 2*MB accumulators stay in registers.
-template <int MB>
-__attribute__((target("avx2,fma"))) void block_avx2(const float* x, int64_t K, const float* w0,
-                                                     const float* w1, float out0[MB], float out1[MB]) {
-  __m256 a0[MB], a1[MB];
-  for (int j = 0; j < MB; ++j) {
-    a0[j] = _mm256_setzero_ps();
-    a1[j] = _mm256_setzero_ps();
-  }
-  int64_t k = 0;
-  for (; k + 8 <= K; k += 8) {
-    __m256 wv0 = _mm256_loadu_ps(w0 + k);
-    __m256 wv1 = _mm256_loadu_ps(w1 + k);
-    for (int j = 0; j < MB; ++j) {
-      __m256 xv = _mm256_loadu_ps(x + j * K + k);
-      a0[j] = _mm256_fmadd_ps(wv0, xv, a0[j]);
-      a1[j] = _mm256_fmadd_ps(wv1, xv, a1[j]);
-    }
-  }
-  for (int j = 0; j < MB; ++j) {
-    float s0 = hsum(a0[j]), s1 = hsum(a1[j]);
-    for (int64_t t = k; t < K; ++t) {
-      s0 += w0[t] * x[j * K + t];
-      s1 += w1[t] * x[j * K + t];
-    }
-    out0[j] = s0;
-    out1[j] = s1;
-  }
-}
-
+// One weight row x MB input rows per inner loop (MB accumulators). One weight stream at a time
+// measured faster than two or four interleaved rows here (10.3 vs 7.7 GB/s for MB=4 over the
+// `small` model's weights; see docs/MODEL.md).
 template <int MB>
 __attribute__((target("avx2,fma"))) void rows_avx2(const float* x, int64_t K, const float* w,
                                                     const float* b, float* y, int64_t N, int64_t n0,
                                                     int64_t n1) {
-  float o0[MB], o1[MB];
-  int64_t n = n0;
-  for (; n + 2 <= n1; n += 2) {
-    block_avx2<MB>(x, K, w + n * K, w + (n + 1) * K, o0, o1);
-    for (int j = 0; j < MB; ++j) {
-      y[j * N + n] = o0[j] + (b ? b[n] : 0.f);
-      y[j * N + n + 1] = o1[j] + (b ? b[n + 1] : 0.f);
+  for (int64_t n = n0; n < n1; ++n) {
+    const float* wr = w + n * K;
+    __m256 acc[MB];
+    for (int j = 0; j < MB; ++j) acc[j] = _mm256_setzero_ps();
+    int64_t k = 0;
+    for (; k + 8 <= K; k += 8) {
+      __m256 wv = _mm256_loadu_ps(wr + k);
+      for (int j = 0; j < MB; ++j) acc[j] = _mm256_fmadd_ps(wv, _mm256_loadu_ps(x + j * K + k), acc[j]);
     }
-  }
-  if (n < n1) {  // odd last row: compute it twice
-    block_avx2<MB>(x, K, w + n * K, w + n * K, o0, o1);
-    for (int j = 0; j < MB; ++j) y[j * N + n] = o0[j] + (b ? b[n] : 0.f);
+    for (int j = 0; j < MB; ++j) {
+      float s = hsum(acc[j]);
+      for (int64_t t = k; t < K; ++t) s += wr[t] * x[j * K + t];
+      y[j * N + n] = s + (b ? b[n] : 0.f);
+    }
   }
 }
 
