@@ -364,7 +364,8 @@ TrainResult run(const core::Config& config) {
   if (has_eval) {
     StepOutput ev = evaluate(*model, config, data, precision);
     result.eval_loss = ev.loss;
-    metrics.write(progress.step, prefixed("eval/", ev));
+    // A run resumed at its last step already logged this evaluation.
+    if (result.resumed_from_step != total_steps) metrics.write(progress.step, prefixed("eval/", ev));
     RLVR_LOG_INFO("final eval: loss {:.4f}", ev.loss);
   }
   result.steps = progress.step;

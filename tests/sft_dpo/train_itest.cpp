@@ -68,6 +68,7 @@ model:
 train:
   mode: dpo
   train_file: {1}/dpo.jsonl
+  eval_file: {1}/dpo.jsonl
   max_seq_len: 128
   batch_size: 8
   max_steps: 4
@@ -81,6 +82,7 @@ optim:
   auto dpo = run_command(bin + " train --config " + dpo_yaml);
   ASSERT_EQ(dpo.exit_code, 0) << dpo.output;
   EXPECT_EQ(count_rows_with(dir.path() + "/dpo/metrics.jsonl", "rewards/accuracies"), 4);
+  EXPECT_EQ(count_rows_with(dir.path() + "/dpo/metrics.jsonl", "eval/rewards/accuracies"), 1);
   EXPECT_NO_THROW(core::load_causal_lm(dir.path() + "/dpo/final"));
   EXPECT_FALSE(fs::is_empty(dir.path() + "/dpo/cache"));
 
@@ -88,6 +90,7 @@ optim:
   auto again = run_command(bin + " train --config " + dpo_yaml);
   ASSERT_EQ(again.exit_code, 0) << again.output;
   EXPECT_NE(again.output.find("resumed at step 4"), std::string::npos) << again.output;
+  EXPECT_EQ(count_rows_with(dir.path() + "/dpo/metrics.jsonl", "eval/rewards/accuracies"), 1);
 
   // Bad data stops with file:line.
   std::string bad = dir.write("bad.jsonl", "{\"chosen\": []}\n");
@@ -95,6 +98,25 @@ optim:
                           " --set train.resume=false");
   EXPECT_EQ(fail.exit_code, 1);
   EXPECT_NE(fail.output.find("error: " + bad + ":1: "), std::string::npos) << fail.output;
+}
+
+TEST(TrainCli, FlagErrorsAreClear) {
+  const std::string bin = RLVR_BINARY;
+  auto none = run_command(bin + " train");
+  EXPECT_NE(none.exit_code, 0);
+  EXPECT_NE(none.output.find("--config"), std::string::npos) << none.output;
+  TempDir dir;
+  auto missing = run_command(bin + " train --config " + dir.path() + "/nope.yaml");
+  EXPECT_EQ(missing.exit_code, 1);
+  EXPECT_NE(missing.output.find(dir.path() + "/nope.yaml"), std::string::npos) << missing.output;
+  std::string yaml = dir.write("c.yaml", "train:\n  mode: sft\n  batch_sise: 4\n");
+  auto typo = run_command(bin + " train --config " + yaml);
+  EXPECT_EQ(typo.exit_code, 1);
+  EXPECT_NE(typo.output.find("did you mean 'batch_size'"), std::string::npos) << typo.output;
+  std::string no_model_yaml = dir.write("m.yaml", "run:\n  output_dir: " + dir.path() + "/run\n");
+  auto no_model = run_command(bin + " train --config " + no_model_yaml);
+  EXPECT_EQ(no_model.exit_code, 1);
+  EXPECT_NE(no_model.output.find("error: model.path is empty"), std::string::npos) << no_model.output;
 }
 
 }  // namespace
