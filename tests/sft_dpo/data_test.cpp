@@ -44,6 +44,19 @@ TEST(SftData, OnlyAssistantTokensAreTargets) {
   EXPECT_EQ(s.num_targets(), static_cast<int64_t>(target_ids.size()));
 }
 
+TEST(SftData, EveryAssistantTurnOfAMultiTurnConversationIsTrained) {
+  auto tok = tokenizer();
+  bool truncated = false;
+  std::vector<core::ChatMessage> msgs = {{"system", "Tom"},  {"user", "What is 3 plus 4?"}, {"assistant", "7"},
+                                         {"user", "and 5 more?"}, {"assistant", "12"}};
+  TokenizedSequence s = tokenize_conversation(tok, "tulu", msgs, 1024, &truncated);
+  std::vector<int32_t> target_ids;
+  for (size_t t = 0; t < s.ids.size(); ++t) {
+    if (s.loss_mask[t]) target_ids.push_back(s.ids[t]);
+  }
+  EXPECT_EQ(tok.decode(target_ids), "7<|endoftext|>12<|endoftext|>");
+}
+
 TEST(SftData, LongRowsAreTruncatedAndCounted) {
   auto tok = tokenizer();
   TempDir dir;
@@ -124,6 +137,23 @@ TEST(DpoData, TargetsAreTheResponseAfterTheSharedPrompt) {
   EXPECT_EQ(targets(ds.pairs[0].rejected), "3 + 4 = 8<|endoftext|>");
   EXPECT_EQ(targets(ds.pairs[1].rejected), "#### 8<|endoftext|>");
   EXPECT_EQ(ds.pairs[1].line, 2);
+}
+
+TEST(DpoData, EarlierAssistantTurnsOfTheSharedPromptAreNotTargets) {
+  auto tok = tokenizer();
+  TempDir dir;
+  std::string prefix = R"({"role": "user", "content": "What is 3 plus 4?"}, {"role": "assistant", "content": "7"}, )"
+                       R"({"role": "user", "content": "and 5 more?"}, )";
+  std::string path = dir.write("dpo.jsonl", "{\"chosen\": [" + prefix + R"({"role": "assistant", "content": "12"}], )" +
+                                                "\"rejected\": [" + prefix + R"({"role": "assistant", "content": "13"}]})" + "\n");
+  PreferenceDataset ds = load_preference_dataset(path, tok, TokenizeSettings{});
+  ASSERT_EQ(ds.pairs.size(), 1u);
+  std::vector<int32_t> ids;
+  const auto& c = ds.pairs[0].chosen;
+  for (size_t t = 0; t < c.ids.size(); ++t) {
+    if (c.loss_mask[t]) ids.push_back(c.ids[t]);
+  }
+  EXPECT_EQ(tok.decode(ids), "12<|endoftext|>");
 }
 
 TEST(DpoData, MissingRejectedNamesFileAndLine) {
