@@ -209,6 +209,28 @@ TEST_F(TrainerTest, DpoFromSftOutputUsesAndInvalidatesTheReferenceCache) {
   EXPECT_FALSE(third.reference_cache_hit);
 }
 
+TEST_F(TrainerTest, DpoResumeIsExact) {
+  TempDir out;
+  core::Config d = dpo_config(out.path(), world_.model_dir);
+  d.dpo.loss = "sigmoid";
+  d.dpo.beta = 0.1;
+  d.dpo.label_smoothing = 0.1;
+  d.train.batch_size = 4;
+  d.train.grad_accum_steps = 2;
+  d.train.max_steps = 4;
+  d.train.checkpoint_every = 2;
+  d.train.keep_checkpoints = 5;
+  TrainResult full = run_training(d);
+  auto expected = weights(full.final_dir);
+  fs::remove_all(out.path() + "/checkpoints/step-00000004");
+  fs::remove_all(full.final_dir);
+  TrainResult resumed = run_training(d);
+  EXPECT_EQ(resumed.resumed_from_step, 2);
+  EXPECT_TRUE(resumed.reference_cache_hit);
+  auto got = weights(resumed.final_dir);
+  for (const auto& [k, t] : expected) EXPECT_TRUE(torch::equal(t, got[k])) << k;
+}
+
 TEST_F(TrainerTest, SimpoNeedsNoReference) {
   TempDir out;
   core::Config d = dpo_config(out.path(), world_.model_dir);
