@@ -1,5 +1,8 @@
 #include "learner/precision.h"
 
+#include <algorithm>
+#include <thread>
+
 #include <ATen/autocast_mode.h>
 #include <torch/torch.h>
 
@@ -35,7 +38,11 @@ Precision resolve_precision(const core::RunConfig& run) {
 
 void seed_and_threads(int64_t seed, int64_t threads) {
   torch::manual_seed(static_cast<uint64_t>(seed));
-  if (threads > 0) at::set_num_threads(static_cast<int>(threads));
+  // run.threads 0 means every core. LibTorch's own default can be 1 (omp_get_max_threads()
+  // reports 1 on some VMs even with 2 cores), so set it explicitly either way.
+  int n = threads > 0 ? static_cast<int>(threads)
+                      : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  at::set_num_threads(n);
 }
 
 AutocastGuard::AutocastGuard(const Precision& precision) {

@@ -28,7 +28,7 @@ struct Precision {
 Precision resolve_precision(const core::RunConfig& run);
 
 // Seeds torch's default generators (CPU and, when present, CUDA) and sets the intra-op thread
-// count (0 keeps LibTorch's default of every core).
+// count (0 = every core, std::thread::hardware_concurrency()).
 void seed_and_threads(int64_t seed, int64_t threads);
 
 // Enables autocast for its lifetime when `precision.autocast`; a no-op otherwise. Not copyable.

@@ -30,6 +30,13 @@ inline void ensure_thread_env(char** argv) {
   const char* off = std::getenv("RLVR_THREAD_ENV");
   if ((off && std::strcmp(off, "0") == 0) || std::getenv("RLVR_THREAD_ENV_APPLIED")) return;
   bool changed = false;
+  // libgomp may default to one thread on small VMs (omp_get_max_threads() == 1 with 2 cores
+  // here), which leaves LibTorch's intra-op pool at 1: ask for one thread per core instead.
+  if (!std::getenv("OMP_NUM_THREADS")) {
+    long cores = ::sysconf(_SC_NPROCESSORS_ONLN);
+    ::setenv("OMP_NUM_THREADS", std::to_string(cores > 0 ? cores : 1).c_str(), 1);
+    changed = true;
+  }
   for (const auto& kv : kThreadEnvDefaults) {
     if (!std::getenv(kv[0])) {
       ::setenv(kv[0], kv[1], 1);
