@@ -1,7 +1,7 @@
 // Text primitives for the IFEval checkers, written to reproduce the Python reference's
 // behaviour on str (code points): Unicode whitespace/word/case classes, str.strip/lower/
 // isupper/islower, nltk's RegexpTokenizer(r"\w+") word count, nltk's Punkt sentence splitter
-// (the algorithm, with built-in parameters; see docs/VERIFIERS_IFEVAL.md), nltk.word_tokenize
+// (the algorithm, with built-in parameters; see docs/VERIFIERS.md, "Instruction following"), nltk.word_tokenize
 // (Punkt sentences + NLTKWordTokenizer), Python's json.loads acceptance, and language
 // identification (CLD2, mapped to langdetect's codes).
 //
