@@ -8,6 +8,7 @@
 #include "verifiers/ifeval_checks.h"
 #include "verifiers/ifeval_text.h"
 #include "verifiers/text.h"
+#include "core/tokenizer/unicode.h"
 
 namespace rlvr::verifiers {
 namespace ifeval {
@@ -21,24 +22,6 @@ constexpr size_t kMaxGroundTruthBytes = 1 << 20;
 
 void append_json_string(std::string& out, const std::string& s) { out += json(s).dump(); }
 
-// Appends the code point `c` as UTF-8.
-void append_cp(std::string& out, uint32_t c) {
-  if (c < 0x80) {
-    out.push_back(static_cast<char>(c));
-  } else if (c < 0x800) {
-    out.push_back(static_cast<char>(0xC0 | (c >> 6)));
-    out.push_back(static_cast<char>(0x80 | (c & 0x3F)));
-  } else if (c < 0x10000) {
-    out.push_back(static_cast<char>(0xE0 | (c >> 12)));
-    out.push_back(static_cast<char>(0x80 | ((c >> 6) & 0x3F)));
-    out.push_back(static_cast<char>(0x80 | (c & 0x3F)));
-  } else {
-    out.push_back(static_cast<char>(0xF0 | (c >> 18)));
-    out.push_back(static_cast<char>(0x80 | ((c >> 12) & 0x3F)));
-    out.push_back(static_cast<char>(0x80 | ((c >> 6) & 0x3F)));
-    out.push_back(static_cast<char>(0x80 | (c & 0x3F)));
-  }
-}
 
 int hex_value(char c) {
   if (c >= '0' && c <= '9') return c - '0';
@@ -94,7 +77,7 @@ std::optional<std::string> python_literal_to_json(std::string_view t) {
               cp = cp * 16 + static_cast<uint32_t>(hex_value(t[i++]));
             }
             if (cp > 0x10FFFF) return std::nullopt;
-            append_cp(value, cp);
+            core::unicode::append_utf8(&value, cp);
             break;
           }
           default: value.push_back('\\'); value.push_back(e); break;

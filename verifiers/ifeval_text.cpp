@@ -10,6 +10,7 @@
 #include <cld2/public/compact_lang_det.h>
 
 #include "verifiers/ifeval_regex.h"
+#include "core/tokenizer/unicode.h"
 
 namespace rlvr::verifiers::ifeval {
 
@@ -40,23 +41,6 @@ size_t valid_seq_len(std::string_view s, size_t i) {
   return 0;
 }
 
-void append_utf8(std::string& out, char32_t c) {
-  if (c < 0x80) {
-    out.push_back(static_cast<char>(c));
-  } else if (c < 0x800) {
-    out.push_back(static_cast<char>(0xC0 | (c >> 6)));
-    out.push_back(static_cast<char>(0x80 | (c & 0x3F)));
-  } else if (c < 0x10000) {
-    out.push_back(static_cast<char>(0xE0 | (c >> 12)));
-    out.push_back(static_cast<char>(0x80 | ((c >> 6) & 0x3F)));
-    out.push_back(static_cast<char>(0x80 | (c & 0x3F)));
-  } else {
-    out.push_back(static_cast<char>(0xF0 | (c >> 18)));
-    out.push_back(static_cast<char>(0x80 | ((c >> 12) & 0x3F)));
-    out.push_back(static_cast<char>(0x80 | ((c >> 6) & 0x3F)));
-    out.push_back(static_cast<char>(0x80 | (c & 0x3F)));
-  }
-}
 
 // Start of the code point that ends just before byte `end` (valid UTF-8).
 size_t prev_start(std::string_view s, size_t end) {
@@ -329,7 +313,7 @@ std::string py_lower(std::string_view s) {
     if (c == 0x130) {
       out.append("i\xCC\x87");
     } else if (upper) {
-      append_utf8(out, l);
+      core::unicode::append_utf8(&out, static_cast<uint32_t>(l));
     } else {
       out.append(s.substr(i, len));
     }
