@@ -55,7 +55,9 @@ TEST(Optimizer, MatchesTorchAdamWWithSchedulesAndClipping) {
       }
       auto stats = opt.step();
       EXPECT_NEAR(stats.lr, c["lrs"][s].get<double>(), 1e-15) << "step " << s;
-      if (cfg.max_grad_norm > 0) EXPECT_NEAR(stats.grad_norm, c["grad_norms"][s].get<double>(), 1e-12);
+      if (cfg.max_grad_norm > 0) {
+        EXPECT_NEAR(stats.grad_norm, c["grad_norms"][s].get<double>(), 1e-12);
+      }
     }
     EXPECT_EQ(opt.steps_taken(), total);
     double max_diff = 0;

@@ -140,7 +140,9 @@ TEST_P(RoundTripTest, SaveThenLoadIsBitExact) {
   }
   SafetensorsReader first(info.files.front());
   EXPECT_EQ(first.metadata().at("format"), "pt");
-  if (p.tied) EXPECT_FALSE(first.find("lm_head.weight"));
+  if (p.tied) {
+    EXPECT_FALSE(first.find("lm_head.weight"));
+  }
 }
 
 INSTANTIATE_TEST_SUITE_P(Dtypes, RoundTripTest,
