@@ -31,7 +31,8 @@ DatasetSummary summarize_group(const std::string& name, const std::vector<const 
     s.accuracy += is_correct(r->score);
     s.mean_score += r->score;
     s.mean_length += static_cast<double>(r->num_tokens);
-    s.format_failure_rate += !r->answer_found;
+    s.format_failure_rate += !r->answer_found && !r->error;
+    s.verifier_errors += r->error;
     s.truncated_rate += r->finish_reason == "length";
     auto& pc = per_prompt[r->prompt_index];
     ++pc.first;
@@ -70,6 +71,7 @@ nlohmann::json dataset_json(const DatasetSummary& s) {
           {"mean_score", s.mean_score},
           {"mean_length", s.mean_length},
           {"format_failure_rate", s.format_failure_rate},
+          {"verifier_errors", s.verifier_errors},
           {"truncated_rate", s.truncated_rate},
           {"pass_at_k", pass}};
 }
@@ -98,13 +100,13 @@ nlohmann::json eval_summary_to_json(const EvalSummary& summary) {
 }
 
 std::string format_eval_summary(const EvalSummary& summary) {
-  std::string out = fmt::format("{:<12} {:>7} {:>7} {:>9} {:>9} {:>9} {:>8} {:>8}\n", "dataset", "prompts",
+  std::string out = fmt::format("{:<12} {:>7} {:>7} {:>9} {:>9} {:>9} {:>8} {:>8} {:>7}\n", "dataset", "prompts",
                                 "samples", "accuracy", "pass@1", fmt::format("pass@{}", summary.n), "mean_len",
-                                "fmt_fail");
+                                "fmt_fail", "errors");
   auto line = [&](const DatasetSummary& d) {
-    out += fmt::format("{:<12} {:>7} {:>7} {:>9.4f} {:>9.4f} {:>9.4f} {:>8.1f} {:>8.4f}\n", d.dataset, d.prompts,
+    out += fmt::format("{:<12} {:>7} {:>7} {:>9.4f} {:>9.4f} {:>9.4f} {:>8.1f} {:>8.4f} {:>7}\n", d.dataset, d.prompts,
                        d.samples, d.accuracy, d.pass_at.at(1), d.pass_at.at(summary.n), d.mean_length,
-                       d.format_failure_rate);
+                       d.format_failure_rate, d.verifier_errors);
   };
   for (const auto& d : summary.datasets) line(d);
   line(summary.overall);

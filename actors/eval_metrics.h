@@ -25,6 +25,7 @@ struct EvalRecord {
   bool answer_found = false; // false: format failure (no answer could be extracted)
   int64_t num_tokens = 0;    // generated tokens
   std::string finish_reason; // eos | stop | length
+  bool error = false;        // the verifier could not score the sample (not a format failure)
 };
 
 struct DatasetSummary {
@@ -33,7 +34,8 @@ struct DatasetSummary {
   double accuracy = 0;             // fraction of samples with score == 1
   double mean_score = 0;
   double mean_length = 0;          // generated tokens per sample
-  double format_failure_rate = 0;  // fraction of samples without an answer
+  double format_failure_rate = 0;  // fraction of samples without an answer (verifier errors excluded)
+  int64_t verifier_errors = 0;     // samples the verifier could not score (timeouts, crashes, ...)
   double truncated_rate = 0;       // fraction that hit max_new_tokens
   std::map<int64_t, double> pass_at;  // k -> mean over prompts of pass@k (k = 1, 2, 4, ..., n)
 };

@@ -18,16 +18,15 @@ std::vector<core::ChatMessage> to_chat(const Messages& messages) {
 
 }  // namespace
 
-PromptSet load_prompts(const std::string& path, const core::Tokenizer& tokenizer,
-                       const std::string& chat_template, bool require_ground_truth) {
+PromptSet load_prompts(const std::string& path, const core::Tokenizer& tokenizer, const PromptOptions& options) {
   PromptSet set;
   set.path = path;
   core::ChatTemplateOptions opts;
   opts.add_generation_prompt = true;
-  core::read_jsonl(path, core::BadRowPolicy::kStop, [&](int64_t line, const nlohmann::json& row) {
+  auto on_row = [&](int64_t line, const nlohmann::json& row) {
     PromptRow out;
     out.line = line;
-    if (require_ground_truth || (row.is_object() && row.contains("ground_truth"))) {
+    if (options.require_ground_truth || (row.is_object() && row.contains("ground_truth"))) {
       auto ex = core::parse_prompt_row(row, line);
       out.messages = to_chat(ex.messages);
       out.ground_truth = ex.ground_truth;
@@ -40,13 +39,18 @@ PromptSet load_prompts(const std::string& path, const core::Tokenizer& tokenizer
       RLVR_CHECK(!out.messages.empty(), "'messages' holds only assistant turns; expected a user turn to answer");
       if (row.contains("dataset") && row["dataset"].is_string()) out.dataset = row["dataset"].get<std::string>();
     }
-    core::ChatEncoding enc = core::apply_chat_template(tokenizer, chat_template, out.messages, opts);
+    core::ChatEncoding enc = core::apply_chat_template(tokenizer, options.chat_template, out.messages, opts);
     out.ids = std::move(enc.ids);
     out.text = std::move(enc.text);
+    out.fields = row;
     set.end_of_turn_id = enc.end_of_turn_id;
     set.rows.push_back(std::move(out));
-  });
-  RLVR_CHECK(!set.rows.empty(), "{}: no prompts (the file has no rows)", path);
+  };
+  core::JsonlStats stats = core::read_jsonl(path, options.on_bad_row, on_row, options.skip_hint);
+  set.skipped = stats.skipped;
+  RLVR_CHECK(!set.rows.empty(), "{}: no prompts ({})", path,
+             stats.skipped > 0 ? fmt::format("all {} rows were bad; first: {}", stats.skipped, stats.first_error)
+                               : std::string("the file has no rows"));
   return set;
 }
 

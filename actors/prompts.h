@@ -7,6 +7,9 @@
 #include <string>
 #include <vector>
 
+#include <nlohmann/json.hpp>
+
+#include "core/data/jsonl.h"
 #include "core/tokenizer/chat_template.h"
 #include "core/tokenizer/tokenizer.h"
 
@@ -19,19 +22,28 @@ struct PromptRow {
   std::string dataset;                     // verifier name; empty when the row has none
   std::vector<int32_t> ids;                // rendered prompt, generation prompt included
   std::string text;                        // rendered prompt text
+  nlohmann::json fields;                   // the row as read (an object): output rows carry it
 };
 
 struct PromptSet {
   std::string path;
   std::vector<PromptRow> rows;
   int32_t end_of_turn_id = -1;  // the template's end-of-turn token (a stop token)
+  int64_t skipped = 0;          // bad rows skipped (BadRowPolicy::kSkip)
 };
 
-// Reads `path`. With `require_ground_truth` every row must be an RLVR row (messages,
-// ground_truth, dataset); otherwise ground_truth/dataset are optional and a trailing assistant
-// message is removed. Throws rlvr::Error "<path>:<line>: ..." for a bad row, an unknown
-// template, or a file without rows.
-PromptSet load_prompts(const std::string& path, const core::Tokenizer& tokenizer,
-                       const std::string& chat_template, bool require_ground_truth);
+// How load_prompts treats rows.
+struct PromptOptions {
+  std::string chat_template = "tulu";
+  // Every row must be an RLVR row (messages, ground_truth, dataset); otherwise ground_truth and
+  // dataset are optional and a trailing assistant message is removed.
+  bool require_ground_truth = false;
+  core::BadRowPolicy on_bad_row = core::BadRowPolicy::kStop;
+  std::string skip_hint = "pass --on-bad-row skip to skip and count bad rows instead";
+};
+
+// Reads `path`. Throws rlvr::Error "<path>:<line>: ..." for a bad row (kStop; with kSkip it is
+// logged and counted), an unknown template, or a file without usable rows.
+PromptSet load_prompts(const std::string& path, const core::Tokenizer& tokenizer, const PromptOptions& options);
 
 }  // namespace rlvr::actors

@@ -136,7 +136,7 @@ std::vector<Sample> Sampler::Impl::generate(const std::vector<std::vector<int32_
   }
   const int64_t num_jobs = static_cast<int64_t>(jobs.size());
   stats.samples = num_jobs;
-  std::vector<Sample> results(jobs.size());
+  std::vector<Sample> results(hooks.keep_results ? jobs.size() : 0);
   if (jobs.empty()) return results;
 
   torch::NoGradGuard no_grad;
@@ -202,7 +202,7 @@ std::vector<Sample> Sampler::Impl::generate(const std::vector<std::vector<int32_
     Row& row = rows[r];
     row.sample.end_s = seconds_since(t_start);
     if (hooks.on_sample) hooks.on_sample(row.sample);
-    results[static_cast<size_t>(row.job)] = std::move(row.sample);
+    if (hooks.keep_results) results[static_cast<size_t>(row.job)] = std::move(row.sample);
     row.sample = Sample{};
     row.job = -1;
     row.pending = 0;

@@ -80,10 +80,14 @@ struct Progress {
   double elapsed_s = 0;
 };
 
-// Optional callbacks of generate(); both run on the calling thread.
+// Optional callbacks of generate(); both run on the calling thread. An exception thrown by a
+// callback ends generate() and propagates to its caller.
 struct GenerateHooks {
   std::function<void(const Sample&)> on_sample;        // each sample as it finishes
   std::function<void(const Progress&)> on_progress;    // after each decode step
+  // false: finished samples are handed only to on_sample and generate() returns an empty
+  // vector, so memory does not grow with the number of samples (streaming writers).
+  bool keep_results = true;
 };
 
 class Sampler {
@@ -98,7 +102,8 @@ class Sampler {
   Sampler& operator=(const Sampler&) = delete;
 
   // Samples params.n completions of each prompt (token ids, already chat-formatted). Returns
-  // them ordered by (prompt index, sample index); every sample carries `policy_version`.
+  // them ordered by (prompt index, sample index) (nothing when hooks.keep_results is false);
+  // every sample carries `policy_version`.
   // Throws rlvr::Error for invalid params, an empty prompt, a token id outside the
   // vocabulary, or a prompt that leaves no room below max_position_embeddings (naming the
   // prompt index). Runs under NoGradGuard with the model in eval mode.

@@ -10,6 +10,7 @@
 #include <cstdlib>
 #include <stdexcept>
 #include <string>
+#include <string_view>
 
 #include <fmt/format.h>
 
@@ -32,6 +33,15 @@ class Error : public std::runtime_error {
  private:
   std::string hint_;
 };
+
+// A short quote of `text` for error messages: at most `max_bytes` bytes (cut at a UTF-8
+// boundary) with "..." when cut, so a 50 MB input line never becomes a 50 MB message.
+inline std::string excerpt(std::string_view text, size_t max_bytes = 60) {
+  if (text.size() <= max_bytes) return std::string(text);
+  size_t end = max_bytes;
+  while (end > 0 && (static_cast<unsigned char>(text[end]) & 0xC0) == 0x80) --end;
+  return std::string(text.substr(0, end)) + "...";
+}
 
 }  // namespace rlvr
 

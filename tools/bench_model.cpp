@@ -5,7 +5,7 @@
 //   generation: batch 4, 32 random prompt tokens, 64 new tokens, greedy, prefill included
 //
 //   build-model/bench_model [--config FILE ...] [--no-python] [--python /usr/bin/python3]
-// Default configs: /work/shared/bench-models/{tiny,small,qwen2-tiny}.json (next to the repo).
+// Default configs: configs/bench/{tiny,small,qwen2-tiny}.json of this clone (the shared benchmark models).
 #include <sys/wait.h>
 #include <time.h>
 
@@ -121,11 +121,11 @@ int main(int argc, char** argv) {
   CLI::App app("Model throughput: rlvr (LibTorch) vs Python PyTorch eager");
   std::vector<std::string> configs;
   std::string python = "/usr/bin/python3";
-  std::string script = (std::filesystem::path(__FILE__).parent_path() / "bench_model_ref.py").string();
+  std::string script = std::string(RLVR_SOURCE_DIR) + "/tools/bench_model_ref.py";
   bool no_python = false, no_streaming = false, cpu_time = false;
   int threads = 0;
   int train_steps = 3, generate_runs = 3;
-  app.add_option("--config", configs, "Model config.json files (default: /work/shared/bench-models/*)");
+  app.add_option("--config", configs, "Model config.json files (default: configs/bench/{tiny,small,qwen2-tiny}.json)");
   app.add_option("--python", python, "Python interpreter with torch")->capture_default_str();
   app.add_option("--script", script, "The Python reference script")->capture_default_str();
   app.add_flag("--no-python", no_python, "Skip the Python reference");
@@ -138,7 +138,7 @@ int main(int argc, char** argv) {
   CLI11_PARSE(app, argc, argv);
   if (configs.empty()) {
     for (const char* name : {"tiny", "small", "qwen2-tiny"}) {
-      configs.push_back(fmt::format("/work/shared/bench-models/{}.json", name));
+      configs.push_back(fmt::format("{}/configs/bench/{}.json", RLVR_SOURCE_DIR, name));
     }
   }
   if (no_streaming) core::detail::set_streaming_linear_enabled(false);

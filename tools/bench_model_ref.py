@@ -7,7 +7,7 @@ computed per forward, a KV cache grown with torch.cat), timed on the same worklo
   generation: batch 4, 32 random prompt tokens, 64 new tokens, greedy, prefill included
 
 Prints one JSON object: {"train_tokens_per_s": ..., "generate_tokens_per_s": ...}.
-    /usr/bin/python3 tools/bench_model_ref.py --config ../shared/bench-models/small.json
+    /usr/bin/python3 tools/bench_model_ref.py --config configs/bench/small.json
 """
 import argparse
 import json

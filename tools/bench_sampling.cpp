@@ -31,7 +31,7 @@ using namespace rlvr;
 using Clock = std::chrono::steady_clock;
 
 // The repository root, from this file's path (CMake compiles it by absolute path).
-const std::string kSourceRoot = std::filesystem::path(__FILE__).parent_path().parent_path().string();
+const std::string kSourceRoot = RLVR_SOURCE_DIR;
 
 double secs(Clock::time_point t0) { return std::chrono::duration<double>(Clock::now() - t0).count(); }
 
@@ -92,7 +92,7 @@ std::vector<nlohmann::json> run_python(const std::string& python, const std::str
 int main(int argc, char** argv) {
   rlvr::tools::ensure_thread_env(argv);
   CLI::App app{"Sampling benchmark (actors::Sampler vs a Python eager KV-cache loop)"};
-  std::string models = kSourceRoot + "/../shared/bench-models/tiny.json," + kSourceRoot + "/../shared/bench-models/small.json";
+  std::string models = kSourceRoot + "/configs/bench/tiny.json," + kSourceRoot + "/configs/bench/small.json";
   std::string batches = "1,4,8,32", python = "/usr/bin/python3";
   int64_t prompt_len = 32, new_tokens = 64, varied_prompts = 64;
   bool skip_python = false, blas_linear = false;

@@ -5,7 +5,7 @@
 // (sum / targets), backward, global-norm clipping and AdamW. Tokens are random ids; every
 // position but the last is a target.
 //
-//   build/bench_sft --models ../shared/bench-models/tiny.json,../shared/bench-models/small.json
+//   build/bench_sft --models configs/bench/tiny.json,configs/bench/small.json  (the default)
 //                   --batch 4 --seq 256 --steps 5 --warmup 2 --threads 2   (one line)
 #include <chrono>
 #include <cstdio>
@@ -26,7 +26,7 @@
 namespace {
 
 struct Params {
-  std::string models = "../shared/bench-models/tiny.json,../shared/bench-models/small.json";
+  std::string models = std::string(RLVR_SOURCE_DIR) + "/configs/bench/tiny.json," + RLVR_SOURCE_DIR + "/configs/bench/small.json";
   int64_t batch = 4, seq = 256, steps = 5, warmup = 2, threads = 2;
   std::string python = "/usr/bin/python3";
   std::string script = "tools/bench_sft.py";

@@ -6,7 +6,7 @@ RMSNorm, rotary embeddings, grouped-query causal attention, SwiGLU), then times 
 steps (forward, masked cross-entropy sum / targets, backward, clip, AdamW) on random tokens.
 Prints one JSON line: {"tokens_per_second": ..., "step_seconds": ...}.
 
-    /usr/bin/python3 tools/bench_sft.py --config ../shared/bench-models/tiny.json \
+    /usr/bin/python3 tools/bench_sft.py --config configs/bench/tiny.json \
         --batch 4 --seq 256 --steps 5 --warmup 2 --threads 2
 """
 import argparse

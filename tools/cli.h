@@ -11,6 +11,7 @@
 
 namespace CLI {
 class App;
+class Validator;
 }
 
 namespace rlvr::tools {
@@ -42,6 +43,19 @@ int run_cli(int argc, char** argv);
 
 // Splits "1,2,3" into integers; throws rlvr::Error naming `flag` on anything else.
 std::vector<int64_t> parse_int_list(const std::string& text, const std::string& flag);
+
+// Flag validators whose messages say what was given and what is allowed (CLI11 prefixes the
+// flag name): "'1e3' is not an integer; expected an integer from 1 to 1048576".
+// An integer written in decimal digits (optional sign) within [lo, hi].
+CLI::Validator int_in(int64_t lo, int64_t hi);
+// A finite decimal number within [lo, hi], or (lo, hi] when `lo_open` ("nan", "inf" and
+// "1x" are refused).
+CLI::Validator number_in(double lo, double hi, bool lo_open = false);
+
+// Refuses an output path that names the same file as an input (it would destroy the input).
+// Throws rlvr::Error naming both flags.
+void check_distinct_paths(const std::string& input, const std::string& input_flag,
+                          const std::string& output, const std::string& output_flag);
 
 }  // namespace rlvr::tools
 

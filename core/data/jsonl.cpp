@@ -1,5 +1,6 @@
 #include "core/data/jsonl.h"
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <fstream>
@@ -15,8 +16,32 @@ BadRowPolicy parse_bad_row_policy(const std::string& text) {
   throw Error(fmt::format("on_bad_row: '{}' is not one of: stop, skip", text));
 }
 
+namespace {
+
+// "syntax error while parsing value - invalid literal; near 'xyz'" from a parse error, without
+// nlohmann's "last read: '<everything read so far>'" (which can be the whole line).
+std::string describe_parse_error(const nlohmann::json::parse_error& e, const std::string& line) {
+  std::string what = e.what();
+  size_t detail = what.find(": ", what.find("parse error"));
+  std::string reason = detail == std::string::npos ? what : what.substr(detail + 2);
+  size_t last_read = reason.find("; last read:");
+  if (last_read != std::string::npos) reason.resize(last_read);
+  reason = excerpt(reason, 200);
+  // Quote up to 40 bytes ending at the offending byte (e.byte is 1-based).
+  const size_t at = std::min<size_t>(e.byte, line.size());
+  const size_t from = at > 40 ? at - 40 : 0;
+  std::string near;
+  for (char c : std::string_view(line).substr(from, at - from)) {
+    near += (static_cast<unsigned char>(c) < 0x20) ? '?' : c;
+  }
+  return fmt::format("invalid JSON at column {}: {}; near '{}{}'", e.byte, reason, from > 0 ? "..." : "", near);
+}
+
+}  // namespace
+
 JsonlStats read_jsonl(const std::string& path, BadRowPolicy policy,
-                      const std::function<void(int64_t, const nlohmann::json&)>& on_row) {
+                      const std::function<void(int64_t, const nlohmann::json&)>& on_row,
+                      const std::string& skip_hint) {
   std::ifstream in(path, std::ios::binary);
   if (!in) throw Error(fmt::format("{}: cannot open for reading: {}", path, std::strerror(errno)));
   JsonlStats stats;
@@ -32,23 +57,17 @@ JsonlStats read_jsonl(const std::string& path, BadRowPolicy policy,
       try {
         row = nlohmann::json::parse(line);
       } catch (const nlohmann::json::parse_error& e) {
-        // e.byte is 1-based within the line.
-        std::string what = e.what();
-        size_t detail = what.find(": ", what.find("parse error"));
-        throw Error(fmt::format("invalid JSON at column {}: {}", e.byte,
-                                detail == std::string::npos ? what : what.substr(detail + 2)));
+        throw Error(describe_parse_error(e, line));
       }
       on_row(number, row);
       ++stats.rows;
       continue;
     } catch (const Error& e) {
-      problem = fmt::format("{}:{}: {}", path, number, e.what());
+      problem = fmt::format("{}:{}: {}", path, number, excerpt(e.what(), 500));
     } catch (const nlohmann::json::exception& e) {
-      problem = fmt::format("{}:{}: {}", path, number, e.what());
+      problem = fmt::format("{}:{}: {}", path, number, excerpt(e.what(), 500));
     }
-    if (policy == BadRowPolicy::kStop) {
-      throw Error(problem, "set train.on_bad_row: skip to skip and count bad rows instead");
-    }
+    if (policy == BadRowPolicy::kStop) throw Error(problem, skip_hint);
     if (stats.skipped == 0) stats.first_error = problem;
     ++stats.skipped;
     RLVR_LOG_WARN("skipping bad row: {}", problem);
@@ -163,7 +182,7 @@ PromptExample parse_prompt_row(const nlohmann::json& row, int64_t line) {
   if (dsp->is_array() && dsp->size() == 1) dsp = &(*dsp)[0];  // newer open-instruct rows
   const auto& ds = *dsp;
   RLVR_CHECK(ds.is_string() && !ds.get<std::string>().empty(),
-             "'dataset': expected a verifier name string, got {}", ds.dump());
+             "'dataset': expected a verifier name string, got {}", excerpt(ds.dump()));
   ex.dataset = ds.get<std::string>();
   return ex;
 }

@@ -29,12 +29,17 @@ struct JsonlStats {
   std::string first_error;  // message of the first skipped row, empty if none
 };
 
+// The hint of a bad row under kStop in `rlvr train` (commands with their own switch pass theirs).
+inline constexpr const char* kTrainSkipHint = "set train.on_bad_row: skip to skip and count bad rows instead";
+
 // Reads `path` line by line; blank lines are ignored. `on_row(line_number, json)` converts
 // a row and throws rlvr::Error (without the file:line prefix) when it is malformed; the
-// reader adds "<path>:<line>: " and applies `policy`. Invalid JSON is a bad row too.
-// Throws rlvr::Error when the file cannot be read, or for a bad row under kStop.
+// reader adds "<path>:<line>: " and applies `policy`. Invalid JSON is a bad row too; its
+// message gives the column and a short excerpt, never the whole line. Throws rlvr::Error when
+// the file cannot be read, or for a bad row under kStop (with `skip_hint` as the hint).
 JsonlStats read_jsonl(const std::string& path, BadRowPolicy policy,
-                      const std::function<void(int64_t line, const nlohmann::json& row)>& on_row);
+                      const std::function<void(int64_t line, const nlohmann::json& row)>& on_row,
+                      const std::string& skip_hint = kTrainSkipHint);
 
 // Messages are core::ChatMessage (core/tokenizer/chat_template.h), so parsed rows go straight
 // into apply_chat_template().

@@ -101,10 +101,16 @@ void TransformerConfig::validate(const std::string& src) const {
   RLVR_CHECK(num_key_value_heads >= 1 && num_attention_heads % num_key_value_heads == 0,
              "{}: field 'num_key_value_heads' ({}) must divide num_attention_heads ({})", src,
              num_key_value_heads, num_attention_heads);
-  RLVR_CHECK(head_dim >= 2 && head_dim % 2 == 0,
-             "{}: head_dim must be even and >= 2 (rotary embeddings), got {}", src, head_dim);
-  RLVR_CHECK(max_position_embeddings >= 1, "{}: field 'max_position_embeddings' must be >= 1, got {}",
-             src, max_position_embeddings);
+  // Rotary tables of max_position_embeddings x head_dim are built at construction: bound both
+  // (and their product) like the other dimensions, before anything is allocated.
+  RLVR_CHECK(head_dim >= 2 && head_dim % 2 == 0 && head_dim <= 1024,
+             "{}: field 'head_dim' is {}; expected an even number from 2 to 1024", src, head_dim);
+  RLVR_CHECK(max_position_embeddings >= 1 && max_position_embeddings <= (int64_t{1} << 22),
+             "{}: field 'max_position_embeddings' is {}; expected 1 to {}", src, max_position_embeddings,
+             int64_t{1} << 22);
+  RLVR_CHECK(max_position_embeddings * head_dim <= (int64_t{1} << 29),
+             "{}: rotary tables of max_position_embeddings {} x head_dim {} are implausibly large (limit 2^29 "
+             "entries)", src, max_position_embeddings, head_dim);
   RLVR_CHECK(rms_norm_eps > 0, "{}: field 'rms_norm_eps' must be > 0, got {}", src, rms_norm_eps);
   RLVR_CHECK(rope_theta > 0, "{}: field 'rope_theta' must be > 0, got {}", src, rope_theta);
   RLVR_CHECK(hidden_act == "silu", "{}: field 'hidden_act' is '{}'; supported: silu", src, hidden_act);

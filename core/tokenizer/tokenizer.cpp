@@ -652,7 +652,7 @@ bool parse_decoder(const json& j, const std::string& field, const Fields& f) {
   f.fail(field + ".type", fmt::format("unsupported decoder type '{}' (supported: ByteLevel, null)", type));
 }
 
-std::optional<int32_t> parse_bos(const json& j) {
+std::optional<int64_t> parse_bos(const json& j) {
   if (!j.is_object()) return std::nullopt;
   auto type = j.find("type");
   if (type == j.end() || !type->is_string()) return std::nullopt;
@@ -681,7 +681,7 @@ std::optional<int32_t> parse_bos(const json& j) {
   if (ids == entry->end() || !ids->is_array() || ids->size() != 1 || !(*ids)[0].is_number_integer()) {
     return std::nullopt;
   }
-  return (*ids)[0].get<int32_t>();
+  return (*ids)[0].get<int64_t>();
 }
 
 }  // namespace
@@ -733,9 +733,14 @@ Tokenizer Tokenizer::from_json(const std::string& json_text, const std::string& 
   const json& vocab = f.member(model, "vocab", "model.vocab");
   if (!vocab.is_object()) f.fail("model.vocab", fmt::format("expected an object of token -> id, got {}", vocab.type_name()));
   int32_t max_id = -1;
+  std::string max_id_field;  // where the largest id was found, for the sparse-vocabulary message
   for (auto it = vocab.begin(); it != vocab.end(); ++it) {
-    int32_t id = f.id(it.value(), fmt::format("model.vocab[{}]", json(it.key()).dump()));
-    max_id = std::max(max_id, id);
+    std::string field = fmt::format("model.vocab[{}]", json(it.key()).dump());
+    int32_t id = f.id(it.value(), field);
+    if (id > max_id) {
+      max_id = id;
+      max_id_field = std::move(field);
+    }
   }
 
   // --- added_tokens ---
@@ -755,9 +760,22 @@ Tokenizer Tokenizer::from_json(const std::string& json_text, const std::string& 
       tok.rstrip = f.boolean(t, "rstrip", false, field + ".rstrip");
       tok.single_word = f.boolean(t, "single_word", false, field + ".single_word");
       tok.normalized = f.boolean(t, "normalized", !tok.special, field + ".normalized");
-      max_id = std::max(max_id, tok.id);
+      if (tok.id > max_id) {
+        max_id = tok.id;
+        max_id_field = field + ".id";
+      }
       impl->added.push_back(std::move(tok));
     }
+  }
+  // Tables below are dense in the id: bound the largest id by the number of tokens before
+  // allocating, so memory stays proportional to the file (a 60-byte file with one id near 2^31
+  // must not allocate tens of GB). Small gaps (ids reserved for later added tokens) are fine.
+  const size_t num_tokens = vocab.size() + impl->added.size();
+  const size_t id_limit = 2 * num_tokens + 1024;
+  if (max_id >= 0 && static_cast<size_t>(max_id) >= id_limit) {
+    f.fail(max_id_field, fmt::format("id {} is far above the number of tokens ({} in model.vocab + {} added): sparse "
+                                     "vocabularies are not supported (the largest id may be {})",
+                                     max_id, vocab.size(), impl->added.size(), id_limit - 1));
   }
   impl->vocab_size = max_id + 1;
   const auto vs = static_cast<size_t>(impl->vocab_size);
@@ -856,7 +874,15 @@ Tokenizer Tokenizer::from_json(const std::string& json_text, const std::string& 
     f.fail("pre_tokenizer", "no ByteLevel step: rlvr reads byte-level BPE tokenizers only (GPT-2, Llama 3, Qwen)");
   }
   impl->byte_level_decoder = root.contains("decoder") && parse_decoder(root["decoder"], "decoder", f);
-  if (root.contains("post_processor")) impl->bos = parse_bos(root["post_processor"]);
+  if (root.contains("post_processor")) {
+    if (std::optional<int64_t> b = parse_bos(root["post_processor"])) {
+      if (*b < 0 || *b >= impl->vocab_size || !impl->id_present[static_cast<size_t>(*b)]) {
+        f.fail("post_processor", fmt::format("BOS id {} is not a token of this tokenizer (ids 0..{})", *b,
+                                             impl->vocab_size - 1));
+      }
+      impl->bos = static_cast<int32_t>(*b);
+    }
+  }
   return Tokenizer(std::move(impl));
 }
 

@@ -52,6 +52,17 @@ TEST(EvalSummary, PerDatasetAccuracyPassAtKLengthAndFormatFailures) {
   EXPECT_NE(format_eval_summary(s).find("gsm8k"), std::string::npos);
 }
 
+TEST(EvalSummary, VerifierErrorsAreCountedApartFromFormatFailures) {
+  std::vector<EvalRecord> recs = {{"ext", 0, 0.0, false, 5, "eos", /*error=*/true},
+                                  {"ext", 1, 0.0, false, 5, "eos", /*error=*/false},
+                                  {"ext", 2, 1.0, true, 5, "eos", /*error=*/false}};
+  EvalSummary s = summarize_eval(recs, 1);
+  EXPECT_EQ(s.overall.verifier_errors, 1);
+  EXPECT_DOUBLE_EQ(s.overall.format_failure_rate, 1.0 / 3);  // only the sample without an answer
+  EXPECT_EQ(eval_summary_to_json(s)["overall"]["verifier_errors"], 1);
+  EXPECT_NE(format_eval_summary(s).find("errors"), std::string::npos);
+}
+
 TEST(EvalSummary, UnevenGroupsAreRejected) {
   std::vector<EvalRecord> recs = {{"gsm8k", 0, 1.0, true, 1, "eos"}};
   EXPECT_NE(rlvr::testing::error_message([&] { summarize_eval(recs, 2); }).find("expected n=2"),

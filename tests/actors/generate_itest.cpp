@@ -7,7 +7,7 @@
 
 #include <nlohmann/json.hpp>
 
-#include "core/data/synth.h"
+#include "tools/data/synth.h"
 #include "core/fs.h"
 #include "core/model/checkpoint.h"
 #include "core/tokenizer/bpe_trainer.h"
@@ -34,10 +34,10 @@ std::vector<nlohmann::json> read_lines(const std::string& path) {
 class GenerateCli : public ::testing::Test {
  protected:
   void SetUp() override {
-    core::SynthOptions so;
+    tools::SynthOptions so;
     so.train_rows = 50;
     so.eval_rows = 6;
-    core::synthesize_task_world(dir_.path() + "/data", so);
+    tools::synthesize_task_world(dir_.path() + "/data", so);
     core::BpeTrainerOptions bo;
     bo.vocab_size = 400;
     bo.special_tokens = {"<|endoftext|>", "<|system|>", "<|user|>", "<|assistant|>"};
@@ -134,6 +134,156 @@ TEST_F(GenerateCli, BadInputGivesOneLineErrors) {
   r = run_command(rlvr_ + " eval --model " + model_ + " --data " + unknown);
   EXPECT_EQ(r.exit_code, 1);
   EXPECT_NE(r.output.find("no verifier named 'nosuch'"), std::string::npos) << r.output;
+}
+
+
+// Runs `command`, returning (exit code, stdout only); stderr goes to `err_path`.
+rlvr::testing::CommandResult run_stdout_only(const std::string& command, const std::string& err_path) {
+  return run_command("(" + command + " 2>" + err_path + ")");
+}
+
+TEST_F(GenerateCli, OutputChainsIntoVerifyAndLogsStayOnStderr) {
+  const std::string out = dir_.path() + "/gen.jsonl", err = dir_.path() + "/gen.err";
+  auto r = run_stdout_only(rlvr_ + " generate --model " + model_ + " --prompts " + data_ +
+                               " --n 2 --max-new-tokens 8 --out " + out, err);
+  ASSERT_EQ(r.exit_code, 0) << r.output << core::read_file(err);
+  EXPECT_EQ(r.output.rfind("wrote 12 samples to " + out, 0), 0u) << "stdout holds only the result: " << r.output;
+  EXPECT_EQ(r.output.find("generate: "), std::string::npos) << "progress must go to stderr: " << r.output;
+  EXPECT_NE(core::read_file(err).find("generate: 12/12 samples"), std::string::npos);
+  auto lines = read_lines(out);
+  ASSERT_EQ(lines.size(), 12u);
+  auto prompts = read_lines(data_);
+  for (size_t i = 0; i < lines.size(); ++i) {
+    const auto& j = lines[i];
+    const auto& src = prompts[i / 2];
+    EXPECT_EQ(j["messages"], src["messages"]) << "the prompt row's fields are carried";
+    EXPECT_EQ(j["ground_truth"], src["ground_truth"]);
+    EXPECT_EQ(j["dataset"], src["dataset"]);
+    EXPECT_TRUE(j["response"].is_string());
+    EXPECT_FALSE(j.contains("text"));
+  }
+  EXPECT_FALSE(std::ifstream(out + ".partial").good()) << "the partial file is renamed at the end";
+  // The output is `rlvr verify` input as it is.
+  const std::string scored = dir_.path() + "/scored.jsonl";
+  auto v = run_command(rlvr_ + " verify --input " + out + " --out " + scored);
+  ASSERT_EQ(v.exit_code, 0) << v.output;
+  auto rows = read_lines(scored);
+  ASSERT_EQ(rows.size(), 12u);
+  for (const auto& row : rows) {
+    EXPECT_TRUE(row.contains("score"));
+    EXPECT_TRUE(row["reason"].is_string());
+    EXPECT_FALSE(row.contains("verifier_error")) << row.dump();
+  }
+}
+
+TEST_F(GenerateCli, OutputEqualToInputIsRefused) {
+  const std::string copy = dir_.write("p.jsonl", core::read_file(data_));
+  auto r = run_command(rlvr_ + " generate --model " + model_ + " --prompts " + copy + " --out " + copy);
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_NE(r.output.find("--out " + copy + " is the same file as --prompts " + copy), std::string::npos) << r.output;
+  EXPECT_EQ(core::read_file(copy), core::read_file(data_)) << "the prompts are untouched";
+  r = run_command(rlvr_ + " eval --model " + model_ + " --data " + copy + " --out " + copy);
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_EQ(core::read_file(copy), core::read_file(data_));
+}
+
+TEST_F(GenerateCli, OverLongPromptIsSkippedAndNamed) {
+  // Line 2 renders to more tokens than max_position_embeddings (256): skipped, the rest run.
+  const auto rows = read_lines(data_);
+  nlohmann::json long_row = rows[1];
+  std::string filler;
+  for (int i = 0; i < 300; ++i) filler += "Mia has 7 pencils. ";
+  long_row["messages"][0]["content"] = filler;
+  std::string text = rows[0].dump() + "\n" + long_row.dump() + "\n" + rows[2].dump() + "\n";
+  const std::string prompts = dir_.write("long.jsonl", text);
+  const std::string out = dir_.path() + "/long_out.jsonl";
+  auto r = run_command(rlvr_ + " generate --model " + model_ + " --prompts " + prompts +
+                       " --max-new-tokens 4 --out " + out);
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_NE(r.output.find(prompts + ":2: prompt has "), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("leaves no room to generate; skipped"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("skipped 0 bad rows and 1 prompts too long"), std::string::npos) << r.output;
+  auto lines = read_lines(out);
+  ASSERT_EQ(lines.size(), 2u);
+  EXPECT_EQ(lines[0]["line"], 1);
+  EXPECT_EQ(lines[1]["line"], 3);
+  // eval reports the skip in its summary.
+  auto e = run_command(rlvr_ + " eval --model " + model_ + " --data " + prompts + " --max-new-tokens 4 --summary " +
+                       dir_.path() + "/s.json");
+  ASSERT_EQ(e.exit_code, 0) << e.output;
+  auto summary = nlohmann::json::parse(core::read_file(dir_.path() + "/s.json"));
+  EXPECT_EQ(summary["skipped_too_long"], 1);
+  EXPECT_EQ(summary["overall"]["prompts"], 2);
+}
+
+TEST_F(GenerateCli, BadRowHintNamesTheRightSwitchAndSkipWorks) {
+  std::string bad = dir_.write("bad2.jsonl", core::read_file(data_) + "{oops\n");
+  const std::string out = dir_.path() + "/b.jsonl";
+  auto r = run_command(rlvr_ + " generate --model " + model_ + " --prompts " + bad + " --max-new-tokens 4 --out " + out);
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_NE(r.output.find(bad + ":7: invalid JSON at column"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("hint: pass --on-bad-row skip"), std::string::npos) << r.output;
+  EXPECT_EQ(r.output.find("train.on_bad_row"), std::string::npos) << r.output;
+  r = run_command(rlvr_ + " generate --model " + model_ + " --prompts " + bad +
+                  " --max-new-tokens 4 --on-bad-row skip --out " + out);
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_NE(r.output.find("skipped 1 bad rows"), std::string::npos) << r.output;
+  EXPECT_EQ(read_lines(out).size(), 6u);
+}
+
+TEST_F(GenerateCli, FlagErrorsSayWhatIsAllowed) {
+  const std::string base = rlvr_ + " generate --model " + model_ + " --prompts " + data_ + " --out " +
+                           dir_.path() + "/f.jsonl ";
+  struct Case {
+    std::string flags, message;
+  };
+  const std::vector<Case> cases = {
+      {"--top-p 0", "--top-p: 0 is out of range; expected a number in (0, 1]"},
+      {"--top-k -1", "--top-k: -1 is out of range; expected an integer from 0 to 2147483647"},
+      {"--max-new-tokens 1e3", "--max-new-tokens: '1e3' is not an integer; expected an integer from 1 to 1048576"},
+      {"--temperature nan", "--temperature: 'nan' is not a finite number; expected a number in [0, 100]"},
+      {"--seed -1", "--seed: -1 is out of range; expected an integer from 0 to 9223372036854775807"},
+      {"--policy-version -7", "--policy-version: -7 is out of range; expected an integer from 0 to"},
+  };
+  for (const auto& c : cases) {
+    auto r = run_command(base + c.flags);
+    EXPECT_EQ(r.exit_code, 1) << c.flags;
+    EXPECT_NE(r.output.find(c.message), std::string::npos) << c.flags << ": " << r.output;
+    EXPECT_LT(r.output.size(), 400u) << c.flags << ": " << r.output;
+    EXPECT_EQ(r.output.find(data_ + ":"), std::string::npos) << "not blamed on the prompts: " << r.output;
+  }
+}
+
+TEST_F(GenerateCli, LibTorchErrorsAreOneLineWithoutBacktrace) {
+  // float16 matmuls are not implemented on the CPU in LibTorch 1.13: a c10::Error deep inside.
+  auto r = run_command(rlvr_ + " generate --model " + model_ + " --prompts " + data_ + " --dtype float16 --out " +
+                       dir_.path() + "/h.jsonl");
+  if (r.exit_code == 0) GTEST_SKIP() << "this LibTorch runs float16 on the CPU; no error to convert";
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_NE(r.output.find("error: rlvr generate: model " + model_), std::string::npos) << r.output;
+  EXPECT_EQ(r.output.find("Exception raised from"), std::string::npos) << r.output;
+  EXPECT_EQ(r.output.find("frame #"), std::string::npos) << r.output;
+}
+
+TEST_F(GenerateCli, EvalCountsVerifierErrorsAndFailsWhenNothingWasScored) {
+  // An external verifier that never answers: every request times out.
+  const std::string cfg = dir_.write("slow.yaml",
+                                     "verifiers:\n  external:\n    - name: slow\n      command: [\"sleep\", \"60\"]\n"
+                                     "      timeout_ms: 100\n      num_processes: 2\n");
+  auto rows = read_lines(data_);
+  std::string text;
+  for (size_t i = 0; i < 3; ++i) {
+    rows[i]["dataset"] = "slow";
+    text += rows[i].dump() + "\n";
+  }
+  const std::string data = dir_.write("slow.jsonl", text);
+  auto r = run_command(rlvr_ + " eval --model " + model_ + " --data " + data + " --config " + cfg +
+                       " --max-new-tokens 4 --summary " + dir_.path() + "/slow.summary.json");
+  EXPECT_EQ(r.exit_code, 1) << r.output;
+  EXPECT_NE(r.output.find("no sample could be scored: all 3 verifier calls failed"), std::string::npos) << r.output;
+  auto summary = nlohmann::json::parse(core::read_file(dir_.path() + "/slow.summary.json"));
+  EXPECT_EQ(summary["overall"]["verifier_errors"], 3);
+  EXPECT_EQ(summary["overall"]["format_failure_rate"], 0.0) << "errors are not format failures";
 }
 
 }  // namespace

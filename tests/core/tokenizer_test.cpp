@@ -294,12 +294,37 @@ TEST(TokenizerErrors, EachMalformedFieldIsNamed) {
        "field 'pre_tokenizer.pretokenizers[0].behavior': unknown split behavior 'Sideways'"},
       {[](auto& j) { j["pre_tokenizer"]["pretokenizers"] = 5; }, "field 'pre_tokenizer.pretokenizers': expected an array"},
       {[](auto& j) { j["decoder"] = {{"type", "WordPiece"}}; }, "field 'decoder.type': unsupported decoder type 'WordPiece'"},
+      {[](auto& j) { j["model"]["vocab"]["zz"] = 300000000; },
+       "field 'model.vocab[\"zz\"]': id 300000000 is far above the number of tokens"},
+      {[](auto& j) { j["added_tokens"][1]["id"] = 2000000000; },
+       "field 'added_tokens[1].id': id 2000000000 is far above the number of tokens"},
+      {[](auto& j) {
+         j["post_processor"] = {{"type", "TemplateProcessing"},
+                                {"single", {{{"SpecialToken", {{"id", "<s>"}}}}}},
+                                {"special_tokens", {{"<s>", {{"ids", {2147483000}}}}}}};
+       },
+       "field 'post_processor': BOS id 2147483000 is not a token of this tokenizer"},
+      {[](auto& j) {
+         j["post_processor"] = {{"type", "TemplateProcessing"},
+                                {"single", {{{"SpecialToken", {{"id", "<s>"}}}}}},
+                                {"special_tokens", {{"<s>", {{"ids", {int64_t{1} << 40}}}}}}};
+       },
+       "field 'post_processor': BOS id 1099511627776 is not a token"},
   };
   for (size_t i = 0; i < cases.size(); ++i) {
     auto j = tiny_json();
     cases[i].edit(j);
     EXPECT_THAT(load_error(j), HasSubstr(cases[i].message)) << "case " << i;
   }
+}
+
+TEST(TokenizerErrors, TinyFileWithAHugeIdIsRefusedWithoutAllocating) {
+  // 60 bytes whose one id is near 2^31: dense tables sized by the id would need tens of GB.
+  const std::string text =
+      R"({"model":{"type":"BPE","vocab":{"a":2147483000},"merges":[]}})";
+  EXPECT_EQ(load_error(nlohmann::json::parse(text)),
+            "bad.json: field 'model.vocab[\"a\"]': id 2147483000 is far above the number of tokens (1 in model.vocab "
+            "+ 0 added): sparse vocabularies are not supported (the largest id may be 1025)");
 }
 
 // --- trainer ---

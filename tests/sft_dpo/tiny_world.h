@@ -1,11 +1,11 @@
-// A tiny task world for the sft_dpo tests: synthetic SFT/DPO data (core/data/synth.h), a BPE
+// A tiny task world for the sft_dpo tests: synthetic SFT/DPO data (tools/data/synth.h), a BPE
 // tokenizer trained on its corpus, and a freshly initialized tiny Llama checkpoint.
 #pragma once
 
 #include <cstdint>
 #include <string>
 
-#include "core/data/synth.h"
+#include "tools/data/synth.h"
 #include "core/fs.h"
 #include "core/model/checkpoint.h"
 #include "core/model/transformer.h"
@@ -22,11 +22,11 @@ struct TinyWorld {
 inline TinyWorld make_tiny_world(const std::string& root, int64_t rows = 48, int64_t hidden = 32,
                                  int64_t layers = 2) {
   TinyWorld w{root + "/data", root + "/model"};
-  core::SynthOptions synth;
+  tools::SynthOptions synth;
   synth.seed = 7;
   synth.train_rows = rows;
   synth.eval_rows = 16;
-  core::synthesize_task_world(w.data_dir, synth);
+  tools::synthesize_task_world(w.data_dir, synth);
   core::BpeTrainerOptions bpe;
   bpe.vocab_size = 320;
   bpe.special_tokens = {"<|endoftext|>", "<|system|>", "<|user|>", "<|assistant|>"};

@@ -75,4 +75,70 @@ TEST(VerifyCommand, MissingInputIsAnError) {
   EXPECT_NE(r.err.find("/nonexistent/file.jsonl"), std::string::npos) << r.err;
 }
 
+TEST(VerifyCommand, NonStringRoleIsARowErrorNotACrash) {
+  const std::string in = ::testing::TempDir() + "/verify_role.jsonl";
+  std::ofstream(in) << R"({"messages":[{"role":1}],"response":"x","ground_truth":"1","dataset":"gsm8k"})" "\n"
+                    << R"({"messages":[{"role":"user","content":"q"}],"response":"#### 1","ground_truth":"1","dataset":"gsm8k"})" "\n"
+                    << R"({"messages":[7, {"role":["user"]}],"response":"#### 2","ground_truth":"2","dataset":"gsm8k"})" "\n";
+  const std::string out = ::testing::TempDir() + "/verify_role_out.jsonl";
+  CommandResult r = run_verify("--input " + in + " --out " + out + " --threads 2");
+  EXPECT_EQ(r.status, 0) << r.err;  // a non-string role simply is not the user's prompt
+  auto rows = read_jsonl(out);
+  ASSERT_EQ(rows.size(), 3u) << r.err;
+  EXPECT_EQ(rows[0].at("score"), 0.0);
+  EXPECT_EQ(rows[1].at("score"), 1.0);
+  EXPECT_EQ(rows[2].at("score"), 1.0);
+}
+
+TEST(VerifyCommand, ThreadCountIsBounded) {
+  CommandResult r = run_verify("--input " + kInput + " --threads 100000");
+  EXPECT_EQ(r.status, 1);
+  EXPECT_NE(r.err.find("--threads: 100000 is out of range; expected an integer from 0 to 1024"), std::string::npos)
+      << r.err;
+  EXPECT_LT(r.err.size(), 300u) << r.err;
+}
+
+TEST(VerifyCommand, SetWithoutConfigGoesThroughTheSchema) {
+  const std::string out = ::testing::TempDir() + "/verify_set.jsonl";
+  CommandResult r = run_verify("--input " + kInput + " --out " + out + " --set verifiers.verification_reward=1");
+  auto rows = read_jsonl(out);
+  ASSERT_FALSE(rows.empty()) << r.err;
+  EXPECT_EQ(rows[0].at("reward").get<double>(), 1.0) << "--set applies without --config";
+  r = run_verify("--input " + kInput + " --set verifiers.bogus=0");
+  EXPECT_EQ(r.status, 1);
+  EXPECT_NE(r.err.find("unknown key 'bogus'"), std::string::npos) << r.err;
+  r = run_verify("--input " + kInput + " --set verifiers.verification_reward=-3");
+  EXPECT_EQ(r.status, 1);
+  EXPECT_NE(r.err.find("verification_reward"), std::string::npos) << r.err;
+}
+
+TEST(VerifyCommand, FailsWhenEveryVerifierCallFailed) {
+  const std::string cfg = ::testing::TempDir() + "/verify_slow.yaml";
+  std::ofstream(cfg) << "verifiers:\n  external:\n    - name: slow\n      command: [\"sleep\", \"60\"]\n"
+                        "      timeout_ms: 100\n      num_processes: 2\n";
+  const std::string in = ::testing::TempDir() + "/verify_slow.jsonl";
+  std::ofstream(in) << R"({"response":"a","ground_truth":"a","dataset":"slow"})" "\n"
+                    << R"({"response":"b","ground_truth":"b","dataset":"slow"})" "\n";
+  const std::string out = ::testing::TempDir() + "/verify_slow_out.jsonl";
+  CommandResult r = run_verify("--input " + in + " --out " + out + " --config " + cfg);
+  EXPECT_EQ(r.status, 1) << r.err;
+  EXPECT_NE(r.err.find("no row could be scored: all 2 rows hit a verifier error"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("errors"), std::string::npos) << "the summary has an errors column: " << r.err;
+  auto rows = read_jsonl(out);
+  ASSERT_EQ(rows.size(), 2u);
+  EXPECT_EQ(rows[0].at("verifier_error"), true);
+}
+
+TEST(VerifyCommand, OutputEqualToInputIsRefused) {
+  const std::string in = ::testing::TempDir() + "/verify_same.jsonl";
+  std::ofstream(in) << R"({"response":"#### 1","ground_truth":"1","dataset":"gsm8k"})" "\n";
+  CommandResult r = run_verify("--input " + in + " --out " + in);
+  EXPECT_EQ(r.status, 1);
+  EXPECT_NE(r.err.find("is the same file as --input"), std::string::npos) << r.err;
+  std::ifstream f(in);
+  std::string line;
+  std::getline(f, line);
+  EXPECT_EQ(line, R"({"response":"#### 1","ground_truth":"1","dataset":"gsm8k"})");
+}
+
 }  // namespace

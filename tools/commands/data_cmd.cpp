@@ -3,7 +3,7 @@
 
 #include <CLI/CLI.hpp>
 
-#include "core/data/synth.h"
+#include "tools/data/synth.h"
 #include "tools/cli.h"
 
 namespace rlvr::tools {
@@ -11,7 +11,7 @@ namespace {
 
 struct SynthParams {
   std::string out;
-  core::SynthOptions options;
+  tools::SynthOptions options;
 };
 
 void setup(CLI::App& app) {
@@ -32,7 +32,7 @@ void setup(CLI::App& app) {
       ->capture_default_str()
       ->check(CLI::Range(int64_t{2}, int64_t{1000000}));
   synth->callback([p] {
-    core::synthesize_task_world(p->out, p->options);
+    tools::synthesize_task_world(p->out, p->options);
     std::cout << "wrote " << p->out << "/{sft,dpo,rlvr,eval}.jsonl and corpus.txt\n";
   });
 }

@@ -3,17 +3,22 @@
 // else from the defaults shown in --help.
 #pragma once
 
+#include <limits>
 #include <memory>
 #include <string>
 #include <vector>
 
 #include <CLI/CLI.hpp>
 
+#include "actors/policy.h"
+#include "actors/prompts.h"
 #include "actors/sampler.h"
 #include "core/config/config.h"
 #include "core/config/loader.h"
 #include "core/error.h"
 #include "core/log.h"
+#include "core/tokenizer/tokenizer.h"
+#include "tools/cli.h"
 
 namespace rlvr::tools {
 
@@ -25,6 +30,7 @@ struct SamplingFlags {
   std::string dtype = "float32";
   std::string config;         // optional YAML: generation + verifiers sections
   int64_t policy_version = 0;
+  std::string on_bad_row = "stop";
   bool no_continuous_batching = false;
   actors::SamplingParams sampling;
   actors::SamplerOptions engine;
@@ -32,37 +38,46 @@ struct SamplingFlags {
 };
 
 inline void add_sampling_flags(CLI::App* cmd, SamplingFlags& f) {
+  constexpr int64_t kMaxInt = std::numeric_limits<int64_t>::max();
   cmd->add_option("--model", f.model, "Checkpoint directory (config.json + model.safetensors)")->required();
   cmd->add_option("--tokenizer", f.tokenizer, "tokenizer.json (default: <model>/tokenizer.json)");
   cmd->add_option("--chat-template", f.chat_template, "Chat template: tulu or chatml")
       ->capture_default_str()
       ->check(CLI::IsMember({"tulu", "chatml"}));
   cmd->add_option("--config", f.config, "YAML config whose `generation` (and `verifiers`) sections give defaults");
-  cmd->add_option("--n", f.sampling.n, "Samples per prompt")->capture_default_str()->check(CLI::Range(int64_t{1}, int64_t{65536}));
+  cmd->add_option("--n", f.sampling.n, "Samples per prompt")->capture_default_str()->check(int_in(1, 65536));
   cmd->add_option("--temperature", f.sampling.temperature, "Sampling temperature; 0 = greedy")
       ->capture_default_str()
-      ->check(CLI::Range(0.0, 100.0));
+      ->check(number_in(0.0, 100.0));
   cmd->add_option("--top-p", f.sampling.top_p, "Nucleus mass in (0, 1]; 1 = off")
       ->capture_default_str()
-      ->check(CLI::Range(1e-9, 1.0));
+      ->check(number_in(0.0, 1.0, /*lo_open=*/true));
   cmd->add_option("--top-k", f.sampling.top_k, "Keep the k most likely tokens; 0 = off")
       ->capture_default_str()
-      ->check(CLI::NonNegativeNumber);
+      ->check(int_in(0, std::numeric_limits<int32_t>::max()));
   cmd->add_option("--max-new-tokens", f.sampling.max_new_tokens, "Most generated tokens per sample")
       ->capture_default_str()
-      ->check(CLI::Range(int64_t{1}, int64_t{1048576}));
-  cmd->add_option("--seed", f.sampling.seed, "Seed; with (prompt, sample) index it fixes every draw")->capture_default_str();
+      ->check(int_in(1, 1048576));
+  cmd->add_option("--seed", f.sampling.seed, "Seed; with (prompt, sample) index it fixes every draw")
+      ->capture_default_str()
+      ->check(int_in(0, kMaxInt));
   cmd->add_option("--stop", f.sampling.stop, "Stop string (repeatable); cut from the returned text");
   cmd->add_option("--batch-size", f.engine.batch_size, "Rows decoded together")
       ->capture_default_str()
-      ->check(CLI::Range(int64_t{1}, int64_t{65536}));
+      ->check(int_in(1, 65536));
   cmd->add_flag("--no-continuous-batching", f.no_continuous_batching,
                 "Static batches: wait for every row before starting new prompts");
   cmd->add_option("--device", f.device, "cpu, cuda or cuda:N")->capture_default_str();
   cmd->add_option("--dtype", f.dtype, "Compute dtype: float32, bfloat16 or float16")
       ->capture_default_str()
       ->check(CLI::IsMember({"float32", "bfloat16", "float16"}));
-  cmd->add_option("--policy-version", f.policy_version, "Policy version recorded in every sample")->capture_default_str();
+  cmd->add_option("--policy-version", f.policy_version, "Policy version recorded in every sample")
+      ->capture_default_str()
+      ->check(int_in(0, kMaxInt));
+  cmd->add_option("--on-bad-row", f.on_bad_row,
+                  "A malformed prompt row stops the command (stop) or is skipped and counted (skip)")
+      ->capture_default_str()
+      ->check(CLI::IsMember({"stop", "skip"}));
 }
 
 // Applies --config values to every sampling flag the user did not give.
@@ -103,35 +118,50 @@ inline std::function<void(const actors::Progress&)> progress_logger(const std::s
   };
 }
 
-}  // namespace rlvr::tools
+// What generate and eval run on: the prompts that fit the model, their ids, the model and the
+// sampling settings (stop ids from the template and config.json added).
+struct SamplingRun {
+  actors::PromptSet prompts;
+  std::vector<size_t> kept;  // indices into prompts.rows of the prompts that are generated
+  std::vector<std::vector<int32_t>> ids;  // ids[i] = prompts.rows[kept[i]].ids
+  int64_t too_long = 0;      // prompts skipped: no room below max_position_embeddings
+  actors::LoadedPolicy policy;
+  actors::SamplingParams sampling;
+};
 
-#include <nlohmann/json.hpp>
-
-#include "actors/prompts.h"
-
-namespace rlvr::tools {
-
-// One output line of `rlvr generate` / `rlvr eval --out`.
-inline nlohmann::json sample_to_json(const actors::Sample& s, const actors::PromptRow& row) {
-  nlohmann::json j = {{"prompt_index", s.prompt_index},
-                      {"sample_index", s.sample_index},
-                      {"line", row.line},
-                      {"text", s.text},
-                      {"token_ids", s.token_ids},
-                      {"logprobs", s.logprobs},
-                      {"finish_reason", actors::finish_reason_name(s.finish_reason)},
-                      {"num_tokens", s.token_ids.size()},
-                      {"prompt_tokens", s.prompt_tokens},
-                      {"policy_version", s.policy_version},
-                      {"timing", {{"start_s", s.start_s}, {"end_s", s.end_s}, {"latency_s", s.end_s - s.start_s}}}};
-  if (s.finish_reason == actors::FinishReason::kStop) j["stop_string"] = s.stop_string;
-  if (!row.dataset.empty()) j["dataset"] = row.dataset;
-  return j;
-}
-
-// JSON text that never throws on invalid UTF-8 in generated text (replaced by U+FFFD).
-inline std::string json_line(const nlohmann::json& j) {
-  return j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) + "\n";
+// Loads prompts (with `require_ground_truth` for eval) and the model, and drops every prompt that
+// leaves no room to generate, naming it (file:line) in a warning. Throws rlvr::Error for bad
+// rows (per --on-bad-row), a tokenizer larger than the model's vocabulary, or no prompt left.
+inline SamplingRun prepare_sampling_run(const SamplingFlags& f, const core::Tokenizer& tokenizer,
+                                        const std::string& path, bool require_ground_truth) {
+  SamplingRun run;
+  actors::PromptOptions po;
+  po.chat_template = f.chat_template;
+  po.require_ground_truth = require_ground_truth;
+  po.on_bad_row = core::parse_bad_row_policy(f.on_bad_row);
+  run.prompts = actors::load_prompts(path, tokenizer, po);
+  run.policy = actors::load_policy(f.model, f.device, f.dtype);
+  const auto& mc = run.policy.config;
+  RLVR_CHECK(tokenizer.vocab_size() <= mc.vocab_size,
+             "{}: tokenizer has {} ids but model {} has vocab_size {}; expected the model's own tokenizer",
+             f.tokenizer, tokenizer.vocab_size(), f.model, mc.vocab_size);
+  for (size_t i = 0; i < run.prompts.rows.size(); ++i) {
+    const auto& row = run.prompts.rows[i];
+    if (static_cast<int64_t>(row.ids.size()) >= mc.max_position_embeddings) {
+      RLVR_LOG_WARN("{}:{}: prompt has {} tokens; the model's max_position_embeddings ({}) leaves no room to "
+                    "generate; skipped", path, row.line, row.ids.size(), mc.max_position_embeddings);
+      ++run.too_long;
+      continue;
+    }
+    run.kept.push_back(i);
+    run.ids.push_back(row.ids);
+  }
+  RLVR_CHECK(!run.kept.empty(), "{}: no prompt fits the model ({} too long for max_position_embeddings {})", path,
+             run.too_long, mc.max_position_embeddings);
+  run.sampling = f.sampling;
+  if (run.prompts.end_of_turn_id >= 0) run.sampling.stop_token_ids.push_back(run.prompts.end_of_turn_id);
+  for (int64_t id : mc.eos_token_id) run.sampling.stop_token_ids.push_back(static_cast<int32_t>(id));
+  return run;
 }
 
 }  // namespace rlvr::tools

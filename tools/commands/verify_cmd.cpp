@@ -1,11 +1,14 @@
 // `rlvr verify`: score a JSONL file of completions with the verifiers, on all cores.
 //
 // Each input line is a JSON object with "response", "ground_truth" (a string, or any JSON value,
-// passed on as its JSON text) and "dataset" (the verifier name); "prompt" (a string) or
-// "messages" (the last user message is the prompt) are optional, and every other field is passed
-// through. Each output line is the input object plus "score", "reward" and "reason", in input
-// order. A malformed line is reported as FILE:LINE on stderr and left out; the rest are scored,
-// and the command then exits 1. A per-dataset summary goes to stderr.
+// passed on as its JSON text; a one-element list is unwrapped) and "dataset" (the verifier name);
+// "prompt" (a string) or "messages" (the last user message is the prompt) are optional, and every
+// other field is passed through. `rlvr generate` output is valid input. Each output line is the
+// input object plus "score", "reward" and "reason" (and "verifier_error": true when the verifier
+// could not score the row), in input order. A malformed line is reported as FILE:LINE on stderr and
+// left out; the rest are scored, and the command then exits 1. A per-dataset summary goes to
+// stderr. The command fails when no row could be scored (every verifier call failed).
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <iostream>
@@ -13,6 +16,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include <CLI/CLI.hpp>
@@ -54,7 +58,9 @@ std::string prompt_of(const nlohmann::ordered_json& j) {
   auto m = j.find("messages");
   if (m != j.end() && m->is_array()) {
     for (auto it = m->rbegin(); it != m->rend(); ++it) {
-      if (it->is_object() && it->value("role", "") == "user") {
+      if (!it->is_object()) continue;
+      auto role = it->find("role");
+      if (role != it->end() && role->is_string() && role->get_ref<const std::string&>() == "user") {
         auto c = it->find("content");
         if (c != it->end() && c->is_string()) return c->get<std::string>();
       }
@@ -63,7 +69,7 @@ std::string prompt_of(const nlohmann::ordered_json& j) {
   return {};
 }
 
-void score_row(Row& row, const verifiers::RewardScorer& scorer) {
+void score_row_unchecked(Row& row, const verifiers::RewardScorer& scorer) {
   auto j = nlohmann::ordered_json::parse(row.text, nullptr, /*allow_exceptions=*/false);
   if (j.is_discarded()) {
     row.error = "not valid JSON";
@@ -97,43 +103,56 @@ void score_row(Row& row, const verifiers::RewardScorer& scorer) {
   j["score"] = row.reward.score;
   j["reward"] = row.reward.reward;
   j["reason"] = row.reward.reason;
+  if (row.reward.error || !row.reward.known_dataset) j["verifier_error"] = true;
   row.output = j.dump(-1, ' ', false, nlohmann::ordered_json::error_handler_t::replace);
 }
 
+// One row's outcome; anything a row makes throw is that row's error, never the process's.
+void score_row(Row& row, const verifiers::RewardScorer& scorer) {
+  try {
+    score_row_unchecked(row, scorer);
+  } catch (const std::exception& e) {
+    row.error = std::string("cannot score this row: ") + e.what();
+  }
+}
+
 struct Summary {
-  int64_t rows = 0, correct = 0, found = 0;
+  int64_t rows = 0, correct = 0, found = 0, errors = 0;
   double score = 0, reward = 0;
 };
 
 void print_summary(const std::map<std::string, Summary>& per, double seconds, int64_t malformed,
                    int threads) {
-  std::fprintf(stderr, "%-16s %8s %10s %10s %10s %11s\n", "dataset", "rows", "accuracy",
-               "mean_score", "found", "mean_reward");
+  // accuracy: score 1; found: an answer could be extracted; errors: the verifier could not score
+  // the row at all (not a wrong answer and not a format failure).
+  std::fprintf(stderr, "%-16s %8s %10s %10s %10s %8s %11s\n", "dataset", "rows", "accuracy",
+               "mean_score", "found", "errors", "mean_reward");
   Summary total;
-  for (const auto& [name, s] : per) {
-    std::fprintf(stderr, "%-16s %8lld %10.4f %10.4f %10.4f %11.4f\n", name.c_str(),
+  auto line = [](const char* name, const Summary& s) {
+    std::fprintf(stderr, "%-16s %8lld %10.4f %10.4f %10.4f %8lld %11.4f\n", name,
                  static_cast<long long>(s.rows), double(s.correct) / s.rows, s.score / s.rows,
-                 double(s.found) / s.rows, s.reward / s.rows);
+                 double(s.found) / s.rows, static_cast<long long>(s.errors), s.reward / s.rows);
+  };
+  for (const auto& [name, s] : per) {
+    line(name.c_str(), s);
     total.rows += s.rows;
     total.correct += s.correct;
     total.found += s.found;
+    total.errors += s.errors;
     total.score += s.score;
     total.reward += s.reward;
   }
-  if (total.rows > 0) {
-    std::fprintf(stderr, "%-16s %8lld %10.4f %10.4f %10.4f %11.4f\n", "all",
-                 static_cast<long long>(total.rows), double(total.correct) / total.rows,
-                 total.score / total.rows, double(total.found) / total.rows, total.reward / total.rows);
-  }
-  std::fprintf(stderr, "%lld rows scored, %lld malformed, %.3f s, %.0f rows/s on %d threads\n",
-               static_cast<long long>(total.rows), static_cast<long long>(malformed), seconds,
-               seconds > 0 ? total.rows / seconds : 0.0, threads);
+  if (total.rows > 0) line("all", total);
+  std::fprintf(stderr, "%lld rows, %lld verifier errors, %lld malformed, %.3f s, %.0f rows/s on %d threads\n",
+               static_cast<long long>(total.rows), static_cast<long long>(total.errors),
+               static_cast<long long>(malformed), seconds, seconds > 0 ? total.rows / seconds : 0.0, threads);
 }
 
 void run_verify(const VerifyParams& p) {
-  core::Config config;
-  if (!p.config.empty()) config = core::load_config(p.config, p.overrides);
-  RLVR_CHECK(p.threads >= 0, "--threads: {} (expected >= 0; 0 uses every core)", p.threads);
+  // --set goes through the same strict schema with or without --config.
+  core::Config config = p.config.empty() ? core::load_config_text("", "--set", p.overrides)
+                                         : core::load_config(p.config, p.overrides);
+  if (!p.out.empty()) check_distinct_paths(p.input, "--input", p.out, "--out");
   std::string data = core::read_file(p.input);
 
   std::vector<Row> rows;
@@ -155,27 +174,34 @@ void run_verify(const VerifyParams& p) {
 
   auto t0 = std::chrono::steady_clock::now();
   verifiers::RewardScorer scorer(config.verifiers, /*num_threads=*/1);
-  verifiers::ThreadPool pool(p.threads);
+  // No more threads than rows: --threads 1024 on 9 rows starts 9 (the calling thread works too).
+  int threads = p.threads > 0 ? p.threads : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  threads = static_cast<int>(std::min<size_t>(static_cast<size_t>(threads), std::max<size_t>(1, rows.size())));
+  verifiers::ThreadPool pool(threads);
   pool.parallel_for(rows.size(), [&](size_t i) { score_row(rows[i], scorer); });
   double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
 
   std::string out;
   std::map<std::string, Summary> per;
-  int64_t malformed = 0;
+  int64_t malformed = 0, errors = 0;
   size_t first_bad = 0;
+  std::string first_error;
   for (const auto& r : rows) {
     if (!r.error.empty()) {
       std::cerr << "error: " << p.input << ":" << r.line << ": " << r.error << "\n";
       if (malformed++ == 0) first_bad = r.line;
       continue;
     }
-    if (!r.reward.known_dataset) {
-      std::cerr << "warning: " << p.input << ":" << r.line << ": " << r.reward.reason << "\n";
+    const bool failed = r.reward.error || !r.reward.known_dataset;
+    if (failed) {
+      std::cerr << "warning: " << p.input << ":" << r.line << ": verifier error: " << r.reward.reason << "\n";
+      if (errors++ == 0) first_error = fmt::format("line {}: {}", r.line, r.reward.reason);
     }
     out += r.output;
     out += '\n';
     Summary& s = per[r.dataset];
     ++s.rows;
+    s.errors += failed;
     s.correct += r.reward.score >= 1.0;
     s.found += r.reward.answer_found;
     s.score += r.reward.score;
@@ -187,6 +213,12 @@ void run_verify(const VerifyParams& p) {
     core::write_file_atomic(p.out, out);
   }
   print_summary(per, seconds, malformed, pool.size());
+  const int64_t scored_rows = static_cast<int64_t>(rows.size()) - malformed;
+  if (scored_rows > 0 && errors == scored_rows) {
+    throw Error(fmt::format("{}: no row could be scored: all {} rows hit a verifier error (first at {})",
+                            p.input, errors, first_error),
+                "check the verifiers (an external verifier's command, timeout_ms) and the `dataset` names");
+  }
   if (malformed > 0) {
     throw Error(fmt::format("{}: {} malformed line(s), first at line {}; the other lines were scored",
                             p.input, malformed, first_bad));
@@ -202,8 +234,10 @@ void setup(CLI::App& app) {
   cmd->add_option("--config", params->config,
                   "Config YAML (verifiers.* : verification_reward, max_input_bytes, external)");
   cmd->add_option("--set", params->overrides, "Override a config key: a.b.c=value (repeatable)");
-  cmd->add_option("--threads", params->threads, "Worker threads; 0 uses every core (default: 0)")
-      ->envname("RLVR_VERIFY_THREADS");
+  cmd->add_option("--threads", params->threads, "Worker threads; 0 uses every core")
+      ->capture_default_str()
+      ->envname("RLVR_VERIFY_THREADS")
+      ->check(int_in(0, verifiers::ThreadPool::kMaxThreads));
   cmd->callback([params] { run_verify(*params); });
 }
 

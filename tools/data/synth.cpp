@@ -1,4 +1,4 @@
-#include "core/data/synth.h"
+#include "tools/data/synth.h"
 
 #include <array>
 #include <random>
@@ -9,7 +9,7 @@
 #include "core/error.h"
 #include "core/fs.h"
 
-namespace rlvr::core {
+namespace rlvr::tools {
 namespace {
 
 constexpr std::array<const char*, 10> kNames = {"Mia", "Tom", "Ava", "Leo", "Zoe",
@@ -109,7 +109,7 @@ void synthesize_task_world(const std::string& dir, const SynthOptions& options) 
   RLVR_CHECK(options.train_rows >= 1 && options.eval_rows >= 1, "synth: row counts must be >= 1");
   RLVR_CHECK(options.max_operand >= 2 && options.max_operand <= 1000000,
              "synth: max_operand must be in [2, 1000000], got {}", options.max_operand);
-  make_dirs(dir);
+  core::make_dirs(dir);
   Generator train(options.seed, options.max_operand);
   // The eval split uses its own stream and excludes questions seen in training.
   std::string sft, dpo, rlvr, corpus;
@@ -148,11 +148,11 @@ void synthesize_task_world(const std::string& dir, const SynthOptions& options) 
   }
   RLVR_CHECK(written == options.eval_rows,
              "synth: could only find {} held-out problems unseen in training; raise max_operand", written);
-  write_file_atomic(dir + "/sft.jsonl", sft);
-  write_file_atomic(dir + "/dpo.jsonl", dpo);
-  write_file_atomic(dir + "/rlvr.jsonl", rlvr);
-  write_file_atomic(dir + "/eval.jsonl", eval);
-  write_file_atomic(dir + "/corpus.txt", corpus);
+  core::write_file_atomic(dir + "/sft.jsonl", sft);
+  core::write_file_atomic(dir + "/dpo.jsonl", dpo);
+  core::write_file_atomic(dir + "/rlvr.jsonl", rlvr);
+  core::write_file_atomic(dir + "/eval.jsonl", eval);
+  core::write_file_atomic(dir + "/corpus.txt", corpus);
 }
 
-}  // namespace rlvr::core
+}  // namespace rlvr::tools

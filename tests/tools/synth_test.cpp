@@ -1,5 +1,5 @@
 // The tiny task world: rows parse with the data-set readers, answers are right, eval is held out.
-#include "core/data/synth.h"
+#include "tools/data/synth.h"
 
 #include <set>
 #include <sstream>
@@ -10,10 +10,16 @@
 #include "core/fs.h"
 #include "tests/test_util.h"
 
-namespace rlvr::core {
+namespace rlvr::tools {
 namespace {
 
 using rlvr::testing::TempDir;
+using core::BadRowPolicy;
+using core::read_jsonl;
+using core::read_file;
+using core::parse_preference_row;
+using core::parse_prompt_row;
+using core::parse_sft_row;
 
 // Evaluates "a op b [op c] = r" left to right and checks r.
 bool working_is_correct(const std::string& working) {
@@ -79,4 +85,4 @@ TEST(Synth, DifferentSeedsDiffer) {
 }
 
 }  // namespace
-}  // namespace rlvr::core
+}  // namespace rlvr::tools

@@ -11,7 +11,7 @@
 #include <cstdint>
 #include <string>
 
-namespace rlvr::core {
+namespace rlvr::tools {
 
 struct SynthOptions {
   uint64_t seed = 1;
@@ -29,4 +29,4 @@ struct SynthOptions {
 // Throws rlvr::Error on I/O failure or invalid options.
 void synthesize_task_world(const std::string& dir, const SynthOptions& options);
 
-}  // namespace rlvr::core
+}  // namespace rlvr::tools
