@@ -157,7 +157,11 @@ SafetensorsReader::SafetensorsReader(const std::string& path) : path_(path) {
       throw bad(fmt::format("data_offsets [{}, {}] out of bounds: the data section has {} bytes "
                             "(file truncated?)", e.begin, e.end, data_size));
     }
-    uint64_t expect = numel * element_size(e.dtype);
+    // Overflow-safe: numel <= 2^62 but numel x element size can still wrap around 2^64.
+    uint64_t expect = 0;
+    if (__builtin_mul_overflow(numel, static_cast<uint64_t>(element_size(e.dtype)), &expect)) {
+      throw bad(fmt::format("shape {} of {} needs more than 2^64 bytes", shape.dump(), e.dtype));
+    }
     if (e.end - e.begin != expect) {
       throw bad(fmt::format("data_offsets [{}, {}] hold {} bytes but shape {} of {} needs {}",
                             e.begin, e.end, e.end - e.begin, shape.dump(), e.dtype, expect));

@@ -265,6 +265,16 @@ TEST_F(BadCheckpointTest, OffsetsNotMatchingShape) {
   EXPECT_CONTAINS(load_error(), weights_ + ": tensor 'x': data_offsets [0, 8] hold 8 bytes but shape [3] of F16 needs 6");
 }
 
+TEST_F(BadCheckpointTest, ByteSizeThatWrapsAroundIsRefused) {
+  // 2^31 x 2^31 elements pass the element cap (2^62), but x 4 bytes wraps to 0 == [0, 0].
+  write_file_atomic(weights_, raw_safetensors(
+      R"({"x":{"dtype":"F32","shape":[2147483648,2147483648],"data_offsets":[0,0]}})", 8));
+  EXPECT_CONTAINS(load_error(),
+                  weights_ + ": tensor 'x': shape [2147483648,2147483648] of F32 needs more than 2^64 bytes");
+  // The reader alone (no model config to compare against) refuses it too.
+  EXPECT_CONTAINS(error_message([&] { SafetensorsReader r(weights_); }), "needs more than 2^64 bytes");
+}
+
 TEST_F(BadCheckpointTest, OverlappingTensors) {
   write_file_atomic(weights_, raw_safetensors(R"({"a":{"dtype":"F32","shape":[2],"data_offsets":[0,8]},)"
                                               R"("b":{"dtype":"F32","shape":[2],"data_offsets":[4,12]}})",
@@ -337,6 +347,29 @@ TEST_F(BadCheckpointTest, MissingWeightsAndBadConfig) {
   EXPECT_CONTAINS(load_error(), cfg + ": field 'num_key_value_heads' (3) must divide num_attention_heads (4)");
   write_file_atomic(cfg, "{not json");
   EXPECT_CONTAINS(load_error(), cfg + ": invalid JSON");
+}
+
+TEST(ModelConfig, RotaryDimensionsAreBounded) {
+  // The rotary tables (max_position_embeddings x head_dim) are built when the model is
+  // constructed: absurd values must be refused before any allocation.
+  auto with = [](const std::string& extra) {
+    return json::parse(R"({"model_type":"llama","vocab_size":10,"hidden_size":16,"intermediate_size":8,
+        "num_hidden_layers":1,"num_attention_heads":4)" + extra + "}");
+  };
+  EXPECT_EQ(error_message([&] { transformer_config_from_json(with(R"(,"head_dim":1073741824)"), "c.json"); }),
+            "c.json: field 'head_dim' is 1073741824; expected an even number from 2 to 1024");
+  EXPECT_EQ(error_message([&] {
+              transformer_config_from_json(with(R"(,"max_position_embeddings":4000000000)"), "c.json");
+            }),
+            "c.json: field 'max_position_embeddings' is 4000000000; expected 1 to 4194304");
+  EXPECT_EQ(error_message([&] {
+              transformer_config_from_json(with(R"(,"head_dim":1024,"max_position_embeddings":4194304)"), "c.json");
+            }),
+            "c.json: rotary tables of max_position_embeddings 4194304 x head_dim 1024 are implausibly large "
+            "(limit 2^29 entries)");
+  // Real long-context configs still load (Llama 3.1: 131072 x 128; Qwen2.5-1M: 1010000 x 128).
+  EXPECT_EQ(transformer_config_from_json(with(R"(,"max_position_embeddings":1010000)"), "c.json")
+                .max_position_embeddings, 1010000);
 }
 
 TEST(ModelConfig, ParsesHuggingFaceFieldsAndKeepsUnknownKeys) {
