@@ -1,15 +1,23 @@
 #include "core/fs.h"
 
 #include <fcntl.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdint>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
+#include <vector>
 
 #include "core/error.h"
+#include "core/log.h"
+
+#ifndef RENAME_EXCHANGE
+#define RENAME_EXCHANGE (1 << 1)  // linux/fs.h; glibc < 2.28 does not define it
+#endif
 
 namespace rlvr::core {
 namespace fs = std::filesystem;
@@ -32,52 +40,277 @@ void make_dirs(const std::string& dir) {
   if (ec) throw Error(fmt::format("{}: cannot create directory: {}", dir, ec.message()));
 }
 
-namespace {
-
-void fsync_dir(const fs::path& dir) {
-  int fd = ::open(dir.empty() ? "." : dir.c_str(), O_RDONLY | O_DIRECTORY);
+void fsync_dir(const std::string& dir) {
+  int fd = ::open(dir.empty() ? "." : dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
   if (fd < 0) return;  // best effort: some file systems do not allow opening directories
   ::fsync(fd);
   ::close(fd);
 }
 
-}  // namespace
+// --- Atomic files ---
 
-void write_file_atomic(const std::string& path, std::string_view data) {
-  fs::path target(path);
-  fs::path parent = target.parent_path();
-  if (!parent.empty()) make_dirs(parent.string());
-  std::string tmp = path + ".tmp." + std::to_string(::getpid());
-  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-  if (fd < 0) throw Error(fmt::format("{}: cannot create temp file: {}", tmp, std::strerror(errno)));
-  auto fail = [&](const char* what) {
-    int err = errno;
-    ::close(fd);
-    ::unlink(tmp.c_str());
-    throw Error(fmt::format("{}: {} failed while writing atomically: {}", path, what,
-                            std::strerror(err)));
-  };
-  size_t off = 0;
-  while (off < data.size()) {
-    ssize_t n = ::write(fd, data.data() + off, data.size() - off);
+AtomicFileWriter::AtomicFileWriter(const std::string& path) : path_(path) {
+  make_dirs(fs::path(path).parent_path().string());
+  tmp_ = path + ".tmp." + std::to_string(::getpid());
+  fd_ = ::open(tmp_.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  if (fd_ < 0) throw Error(fmt::format("{}: cannot create temp file: {}", tmp_, std::strerror(errno)));
+}
+
+AtomicFileWriter::~AtomicFileWriter() {
+  if (fd_ >= 0) {
+    ::close(fd_);
+    ::unlink(tmp_.c_str());
+  }
+}
+
+void AtomicFileWriter::fail(const char* what) {
+  int err = errno;
+  if (fd_ >= 0) {
+    ::close(fd_);
+    fd_ = -1;
+  }
+  ::unlink(tmp_.c_str());
+  throw Error(fmt::format("{}: {} failed while writing atomically: {}", path_, what, std::strerror(err)));
+}
+
+void AtomicFileWriter::write(const void* data, size_t size) {
+  RLVR_ASSERT(fd_ >= 0);
+  const char* p = static_cast<const char*>(data);
+  while (size > 0) {
+    ssize_t n = ::write(fd_, p, size);
     if (n < 0) {
       if (errno == EINTR) continue;
       fail("write");
     }
-    off += static_cast<size_t>(n);
+    p += n;
+    size -= static_cast<size_t>(n);
   }
-  if (::fsync(fd) != 0) fail("fsync");
+}
+
+void AtomicFileWriter::commit() {
+  RLVR_ASSERT(fd_ >= 0);
+  if (::fsync(fd_) != 0) fail("fsync");
+  int fd = fd_;
+  fd_ = -1;
   if (::close(fd) != 0) {
     int err = errno;
-    ::unlink(tmp.c_str());
-    throw Error(fmt::format("{}: close failed: {}", path, std::strerror(err)));
+    ::unlink(tmp_.c_str());
+    throw Error(fmt::format("{}: close failed: {}", path_, std::strerror(err)));
   }
-  if (::rename(tmp.c_str(), path.c_str()) != 0) {
+  if (::rename(tmp_.c_str(), path_.c_str()) != 0) {
     int err = errno;
-    ::unlink(tmp.c_str());
-    throw Error(fmt::format("{}: rename from temp file failed: {}", path, std::strerror(err)));
+    ::unlink(tmp_.c_str());
+    throw Error(fmt::format("{}: rename from temp file failed: {}", path_, std::strerror(err)));
   }
-  fsync_dir(parent);
+  fsync_dir(fs::path(path_).parent_path().string());
+}
+
+void write_file_atomic(const std::string& path, std::string_view data) {
+  AtomicFileWriter out(path);
+  out.write(data);
+  out.commit();
+}
+
+void append_line(const std::string& path, std::string_view line) {
+  make_dirs(fs::path(path).parent_path().string());
+  int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+  if (fd < 0) throw Error(fmt::format("{}: cannot open for appending: {}", path, std::strerror(errno)));
+  std::string text(line);
+  text.push_back('\n');
+  size_t off = 0;
+  while (off < text.size()) {
+    ssize_t n = ::write(fd, text.data() + off, text.size() - off);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) {
+      int err = errno;
+      ::close(fd);
+      throw Error(fmt::format("{}: append failed: {}", path, std::strerror(err)));
+    }
+    off += static_cast<size_t>(n);
+  }
+  int rc = ::fsync(fd);
+  int err = errno;
+  ::close(fd);
+  if (rc != 0) throw Error(fmt::format("{}: fsync failed: {}", path, std::strerror(err)));
+}
+
+// --- Atomic directories ---
+
+namespace {
+
+void require_dir(const std::string& tmp_dir, const std::string& final_dir) {
+  std::error_code ec;
+  RLVR_CHECK(fs::is_directory(tmp_dir, ec), "{}: cannot move into place: {} is not a directory", final_dir,
+             tmp_dir);
+}
+
+void remove_old(const std::string& dir) {
+  std::error_code ec;
+  fs::remove_all(dir, ec);
+  if (ec) RLVR_LOG_WARN("{}: could not delete the replaced directory: {}", dir, ec.message());
+}
+
+}  // namespace
+
+void detail::replace_dir_with_two_renames(const std::string& tmp_dir, const std::string& final_dir) {
+  require_dir(tmp_dir, final_dir);
+  const std::string old = final_dir + ".old-" + std::to_string(::getpid());
+  std::error_code ec;
+  fs::remove_all(old, ec);
+  if (::rename(final_dir.c_str(), old.c_str()) != 0) {
+    throw Error(fmt::format("{}: cannot move the previous directory aside to {}: {}", final_dir, old,
+                            std::strerror(errno)));
+  }
+  if (::rename(tmp_dir.c_str(), final_dir.c_str()) != 0) {
+    int err = errno;
+    ::rename(old.c_str(), final_dir.c_str());  // put the previous one back
+    throw Error(fmt::format("{}: cannot move {} into place: {}", final_dir, tmp_dir, std::strerror(err)));
+  }
+  fsync_dir(fs::path(final_dir).parent_path().string());
+  remove_old(old);
+}
+
+void replace_dir_atomic(const std::string& tmp_dir, const std::string& final_dir) {
+  require_dir(tmp_dir, final_dir);
+  fsync_dir(tmp_dir);
+  const std::string parent = fs::path(final_dir).parent_path().string();
+  if (::rename(tmp_dir.c_str(), final_dir.c_str()) == 0) {  // no target, or an empty one
+    fsync_dir(parent);
+    return;
+  }
+  if (errno != EEXIST && errno != ENOTEMPTY) {
+    throw Error(fmt::format("{}: cannot move {} into place: {}", final_dir, tmp_dir, std::strerror(errno)));
+  }
+  if (::syscall(SYS_renameat2, AT_FDCWD, tmp_dir.c_str(), AT_FDCWD, final_dir.c_str(), RENAME_EXCHANGE) == 0) {
+    fsync_dir(parent);
+    remove_old(tmp_dir);  // now holds the previous directory
+    return;
+  }
+  if (errno != EINVAL && errno != ENOSYS && errno != ENOTSUP) {
+    throw Error(fmt::format("{}: cannot swap in {}: {}", final_dir, tmp_dir, std::strerror(errno)));
+  }
+  RLVR_LOG_WARN("{}: the file system does not support an atomic directory exchange ({}); replacing it with "
+                "two renames (the previous directory stays at {}.old-{} until the new one is in place)",
+                final_dir, std::strerror(errno), final_dir, ::getpid());
+  detail::replace_dir_with_two_renames(tmp_dir, final_dir);
+}
+
+// --- Content hash (XXH64, https://github.com/Cyan4973/xxHash/blob/dev/doc/xxhash_spec.md) ---
+
+namespace {
+
+constexpr uint64_t kP1 = 0x9E3779B185EBCA87ULL;
+constexpr uint64_t kP2 = 0xC2B2AE3D27D4EB4FULL;
+constexpr uint64_t kP3 = 0x165667B19E3779F9ULL;
+constexpr uint64_t kP4 = 0x85EBCA77C2B2AE63ULL;
+constexpr uint64_t kP5 = 0x27D4EB2F165667C5ULL;
+
+inline uint64_t rotl(uint64_t x, int r) { return (x << r) | (x >> (64 - r)); }
+inline uint64_t read64(const unsigned char* p) {
+  uint64_t v;
+  std::memcpy(&v, p, 8);  // little-endian hosts only (x86-64, aarch64)
+  return v;
+}
+inline uint32_t read32(const unsigned char* p) {
+  uint32_t v;
+  std::memcpy(&v, p, 4);
+  return v;
+}
+inline uint64_t xxh_round(uint64_t acc, uint64_t input) { return rotl(acc + input * kP2, 31) * kP1; }
+inline uint64_t merge_round(uint64_t acc, uint64_t v) { return (acc ^ xxh_round(0, v)) * kP1 + kP4; }
+
+// Streaming XXH64 with seed 0.
+class Xxh64 {
+ public:
+  void update(const void* data, size_t size) {
+    const auto* p = static_cast<const unsigned char*>(data);
+    total_ += size;
+    if (buffered_ + size < 32) {
+      std::memcpy(buf_ + buffered_, p, size);
+      buffered_ += size;
+      return;
+    }
+    if (buffered_ > 0) {
+      size_t fill = 32 - buffered_;
+      std::memcpy(buf_ + buffered_, p, fill);
+      stripe(buf_);
+      p += fill;
+      size -= fill;
+      buffered_ = 0;
+    }
+    while (size >= 32) {
+      stripe(p);
+      p += 32;
+      size -= 32;
+    }
+    std::memcpy(buf_, p, size);
+    buffered_ = size;
+  }
+
+  uint64_t digest() const {
+    uint64_t h;
+    if (total_ >= 32) {
+      h = rotl(v_[0], 1) + rotl(v_[1], 7) + rotl(v_[2], 12) + rotl(v_[3], 18);
+      for (uint64_t v : v_) h = merge_round(h, v);
+    } else {
+      h = kP5;
+    }
+    h += total_;
+    const unsigned char* p = buf_;
+    size_t n = buffered_;
+    for (; n >= 8; p += 8, n -= 8) h = rotl(h ^ xxh_round(0, read64(p)), 27) * kP1 + kP4;
+    if (n >= 4) {
+      h = rotl(h ^ (static_cast<uint64_t>(read32(p)) * kP1), 23) * kP2 + kP3;
+      p += 4;
+      n -= 4;
+    }
+    for (; n > 0; ++p, --n) h = rotl(h ^ (*p * kP5), 11) * kP1;
+    h ^= h >> 33;
+    h *= kP2;
+    h ^= h >> 29;
+    h *= kP3;
+    h ^= h >> 32;
+    return h;
+  }
+
+ private:
+  void stripe(const unsigned char* p) {
+    for (int i = 0; i < 4; ++i) v_[i] = xxh_round(v_[i], read64(p + 8 * i));
+  }
+  uint64_t v_[4] = {kP1 + kP2, kP2, 0, 0 - kP1};
+  unsigned char buf_[32];
+  size_t buffered_ = 0;
+  uint64_t total_ = 0;
+};
+
+}  // namespace
+
+std::string content_hash(std::string_view data) {
+  Xxh64 h;
+  h.update(data.data(), data.size());
+  return fmt::format("{:016x}", h.digest());
+}
+
+std::string file_content_hash(const std::string& path) {
+  std::error_code ec;
+  if (fs::is_directory(path, ec)) throw Error(fmt::format("{}: is a directory, expected a file", path));
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) throw Error(fmt::format("{}: cannot open for reading: {}", path, std::strerror(errno)));
+  Xxh64 h;
+  std::vector<char> buf(1 << 20);
+  while (true) {
+    ssize_t n = ::read(fd, buf.data(), buf.size());
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) {
+      int err = errno;
+      ::close(fd);
+      throw Error(fmt::format("{}: read error: {}", path, std::strerror(err)));
+    }
+    if (n == 0) break;
+    h.update(buf.data(), static_cast<size_t>(n));
+  }
+  ::close(fd);
+  return fmt::format("{:016x}", h.digest());
 }
 
 }  // namespace rlvr::core

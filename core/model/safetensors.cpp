@@ -15,6 +15,7 @@
 #include <torch/torch.h>
 
 #include "core/error.h"
+#include "core/fs.h"
 
 namespace rlvr::core {
 namespace {
@@ -199,77 +200,6 @@ at::Tensor SafetensorsReader::view(const std::string& name) const {
 
 // --- Writing ---
 
-namespace {
-
-// Temp file + fsync + rename + directory fsync, with the data streamed in pieces.
-class AtomicFileWriter {
- public:
-  explicit AtomicFileWriter(const std::string& path) : path_(path) {
-    auto parent = std::filesystem::path(path).parent_path();
-    if (!parent.empty()) {
-      std::error_code ec;
-      std::filesystem::create_directories(parent, ec);
-      if (ec) throw Error(fmt::format("{}: cannot create directory: {}", parent.string(), ec.message()));
-    }
-    tmp_ = path + ".tmp." + std::to_string(::getpid());
-    fd_ = ::open(tmp_.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-    if (fd_ < 0) throw Error(fmt::format("{}: cannot create temp file: {}", tmp_, std::strerror(errno)));
-  }
-  ~AtomicFileWriter() {
-    if (fd_ >= 0) {
-      ::close(fd_);
-      ::unlink(tmp_.c_str());
-    }
-  }
-  AtomicFileWriter(const AtomicFileWriter&) = delete;
-  AtomicFileWriter& operator=(const AtomicFileWriter&) = delete;
-
-  void write(const void* data, size_t size) {
-    const char* p = static_cast<const char*>(data);
-    while (size > 0) {
-      ssize_t n = ::write(fd_, p, size);
-      if (n < 0) {
-        if (errno == EINTR) continue;
-        fail("write");
-      }
-      p += n;
-      size -= static_cast<size_t>(n);
-    }
-  }
-
-  void commit() {
-    if (::fsync(fd_) != 0) fail("fsync");
-    int fd = fd_;
-    fd_ = -1;
-    if (::close(fd) != 0) {
-      int err = errno;
-      ::unlink(tmp_.c_str());
-      throw Error(fmt::format("{}: close failed: {}", path_, std::strerror(err)));
-    }
-    if (::rename(tmp_.c_str(), path_.c_str()) != 0) {
-      int err = errno;
-      ::unlink(tmp_.c_str());
-      throw Error(fmt::format("{}: rename from temp file failed: {}", path_, std::strerror(err)));
-    }
-    auto parent = std::filesystem::path(path_).parent_path();
-    int dfd = ::open(parent.empty() ? "." : parent.c_str(), O_RDONLY | O_DIRECTORY);
-    if (dfd >= 0) {
-      ::fsync(dfd);
-      ::close(dfd);
-    }
-  }
-
- private:
-  [[noreturn]] void fail(const char* what) {
-    throw Error(fmt::format("{}: {} failed while writing atomically: {}", path_, what,
-                            std::strerror(errno)));
-  }
-  std::string path_, tmp_;
-  int fd_ = -1;
-};
-
-}  // namespace
-
 void write_safetensors(const std::string& path,
                        const std::vector<std::pair<std::string, at::Tensor>>& tensors,
                        const std::map<std::string, std::string>& metadata) {
@@ -294,7 +224,7 @@ void write_safetensors(const std::string& path,
   while ((8 + text.size()) % 8 != 0) text.push_back(' ');
   uint8_t len[8];
   for (int i = 0; i < 8; ++i) len[i] = static_cast<uint8_t>((uint64_t{text.size()} >> (8 * i)) & 0xff);
-  AtomicFileWriter out(path);
+  AtomicFileWriter out(path);  // core/fs.h: temp file + fsync + rename + directory fsync
   out.write(len, 8);
   out.write(text.data(), text.size());
   for (const auto& entry : tensors) {

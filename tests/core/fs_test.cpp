@@ -1,8 +1,9 @@
-// Atomic file writes and the metrics.jsonl writer.
+// Atomic file and directory writes, content hashes and the metrics.jsonl writer.
 #include "core/fs.h"
 
 #include <sys/stat.h>
 
+#include <algorithm>
 #include <filesystem>
 
 #include <gtest/gtest.h>
@@ -48,6 +49,105 @@ TEST(AtomicWrite, FailureLeavesOldFileUntouched) {
   ::chmod((dir.path() + "/ro").c_str(), 0755);
   EXPECT_NE(msg.find("cannot create temp file"), std::string::npos) << msg;
   EXPECT_EQ(read_file(p), "old");
+}
+
+std::vector<std::string> entries_of(const std::string& dir) {
+  std::vector<std::string> out;
+  for (auto& e : std::filesystem::directory_iterator(dir)) out.push_back(e.path().filename().string());
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+TEST(AtomicFileWriter, StreamsToATempFileAndPublishesOnCommit) {
+  TempDir dir;
+  std::string p = dir.write("model.bin", "old");
+  {
+    AtomicFileWriter w(p);
+    w.write("new ", 4);
+    w.write(std::string_view("contents"));
+    // Until commit the target keeps its old bytes and the data sits in <path>.tmp.<pid>.
+    EXPECT_EQ(read_file(p), "old");
+    EXPECT_EQ(read_file(p + ".tmp." + std::to_string(::getpid())), "new contents");
+    w.commit();
+  }
+  EXPECT_EQ(read_file(p), "new contents");
+  EXPECT_EQ(entries_of(dir.path()), std::vector<std::string>{"model.bin"});
+}
+
+TEST(AtomicFileWriter, AbandonedWriterRemovesItsTempFileAndKeepsTheOldFile) {
+  TempDir dir;
+  std::string p = dir.write("model.bin", "old");
+  try {
+    AtomicFileWriter w(p);
+    w.write("half of a new ", 14);
+    throw std::runtime_error("tensor conversion failed midway");
+  } catch (const std::runtime_error&) {
+  }
+  EXPECT_EQ(read_file(p), "old");
+  EXPECT_EQ(entries_of(dir.path()), std::vector<std::string>{"model.bin"});
+}
+
+TEST(AppendLine, AppendsWholeLines) {
+  TempDir dir;
+  std::string p = dir.path() + "/sub/resumes.jsonl";
+  append_line(p, R"({"step": 4})");
+  append_line(p, R"({"step": 6})");
+  EXPECT_EQ(read_file(p), "{\"step\": 4}\n{\"step\": 6}\n");
+}
+
+TEST(ReplaceDirAtomic, MovesIntoPlaceWhenTheTargetIsAbsent) {
+  TempDir dir;
+  dir.write("tmp/a.txt", "new");
+  replace_dir_atomic(dir.path() + "/tmp", dir.path() + "/final");
+  EXPECT_EQ(read_file(dir.path() + "/final/a.txt"), "new");
+  EXPECT_EQ(entries_of(dir.path()), std::vector<std::string>{"final"});
+}
+
+TEST(ReplaceDirAtomic, SwapsAnExistingDirectoryAndDeletesTheOldOne) {
+  TempDir dir;
+  dir.write("final/a.txt", "old");
+  dir.write("final/only_old.txt", "old");
+  dir.write("tmp/a.txt", "new");
+  replace_dir_atomic(dir.path() + "/tmp", dir.path() + "/final");
+  EXPECT_EQ(read_file(dir.path() + "/final/a.txt"), "new");
+  EXPECT_FALSE(std::filesystem::exists(dir.path() + "/final/only_old.txt"));
+  EXPECT_EQ(entries_of(dir.path()), std::vector<std::string>{"final"});
+}
+
+TEST(ReplaceDirAtomic, MissingSourceIsAnErrorAndLeavesTheTargetAlone) {
+  TempDir dir;
+  dir.write("final/a.txt", "old");
+  std::string msg = error_message([&] { replace_dir_atomic(dir.path() + "/nope", dir.path() + "/final"); });
+  EXPECT_EQ(msg, dir.path() + "/final: cannot move into place: " + dir.path() + "/nope is not a directory");
+  EXPECT_EQ(read_file(dir.path() + "/final/a.txt"), "old");
+}
+
+TEST(ReplaceDirAtomic, TwoRenameFallbackReplacesAndCleansUp) {
+  TempDir dir;
+  dir.write("final/a.txt", "old");
+  dir.write("tmp/a.txt", "new");
+  detail::replace_dir_with_two_renames(dir.path() + "/tmp", dir.path() + "/final");
+  EXPECT_EQ(read_file(dir.path() + "/final/a.txt"), "new");
+  EXPECT_EQ(entries_of(dir.path()), std::vector<std::string>{"final"});
+}
+
+TEST(ContentHash, IsXxh64) {
+  // Reference values from libxxhash 0.8 (XXH64, seed 0).
+  EXPECT_EQ(content_hash(""), "ef46db3751d8e999");
+  EXPECT_EQ(content_hash("a"), "d24ec4f1a98c6e5b");
+  EXPECT_EQ(content_hash("abc"), "44bc2cf5ad770999");
+  EXPECT_EQ(content_hash("The quick brown fox jumps over the lazy dog"), "0b242d361fda71bc");
+}
+
+TEST(ContentHash, FilesAreStreamedAcrossReadBoundaries) {
+  TempDir dir;
+  std::string big(3 * (1 << 20) + 77, '\0');
+  for (size_t i = 0; i < big.size(); ++i) big[i] = static_cast<char>((i * 7 + 3) % 256);
+  std::string p = dir.write("big.bin", big);
+  EXPECT_EQ(file_content_hash(p), "e2cc556f930c7688");  // libxxhash XXH64 of the same bytes
+  EXPECT_EQ(content_hash(big), "e2cc556f930c7688");
+  EXPECT_EQ(error_message([&] { file_content_hash(dir.path() + "/none"); }),
+            dir.path() + "/none: cannot open for reading: No such file or directory");
 }
 
 TEST(ReadFile, DirectoryAndMissingFileAreClearErrors) {
