@@ -68,13 +68,28 @@ OptimizerStepStats Optimizer::step() {
   for (auto& p : impl_->all) {
     if (p.grad().defined()) with_grad.push_back(p);
   }
+  auto non_finite = [&](double norm) {
+    return Error(fmt::format("optimizer step {}: the gradient norm is {}{}; expected finite gradients. The step "
+                             "was not applied (weights and optimizer state unchanged)",
+                             impl_->steps + 1, std::isnan(norm) ? "nan" : fmt::format("{}", norm),
+                             std::isfinite(norm) ? " (overflows float32)" : ""));
+  };
   if (impl_->config.max_grad_norm > 0 && !with_grad.empty()) {
-    stats.grad_norm = torch::nn::utils::clip_grad_norm_(with_grad, impl_->config.max_grad_norm);
+    // error_if_nonfinite: the norm is checked before any gradient is scaled.
+    try {
+      stats.grad_norm = torch::nn::utils::clip_grad_norm_(with_grad, impl_->config.max_grad_norm,
+                                                          /*norm_type=*/2.0, /*error_if_nonfinite=*/true);
+    } catch (const c10::Error&) {
+      double sq = 0;
+      for (auto& p : with_grad) sq += p.grad().to(torch::kFloat64).pow(2).sum().item<double>();
+      throw non_finite(std::sqrt(sq));
+    }
   } else if (!with_grad.empty()) {
     torch::NoGradGuard no_grad;
     double sq = 0;
     for (auto& p : with_grad) sq += p.grad().to(torch::kFloat64).pow(2).sum().item<double>();
     stats.grad_norm = std::sqrt(sq);
+    if (!std::isfinite(stats.grad_norm)) throw non_finite(stats.grad_norm);
   }
   stats.lr = impl_->config.learning_rate *
              lr_multiplier(impl_->config, impl_->steps, impl_->total_steps);

@@ -41,6 +41,9 @@ class Optimizer {
 
   // Clips gradients (when max_grad_norm > 0), applies this step's learning rate, updates the
   // parameters and zeroes the gradients. Parameters without a gradient are skipped.
+  // A NaN or infinite global gradient norm throws rlvr::Error naming the step (steps_taken() + 1)
+  // before anything changes: parameters, moments, gradients and steps_taken() stay as they were,
+  // so a non-finite gradient never reaches the weights.
   OptimizerStepStats step();
 
   // Optimizer steps taken so far (also restored by load()).

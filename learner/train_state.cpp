@@ -1,6 +1,5 @@
 #include "learner/train_state.h"
 
-#include <fcntl.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -22,16 +21,9 @@ namespace {
 
 constexpr const char* kMagic = "rlvr-train-state";
 constexpr int kVersion = 1;
+constexpr const char* kTempPrefix = ".tmp-";
 
 std::string step_dir_name(int64_t step) { return fmt::format("step-{:08d}", step); }
-
-void fsync_dir(const std::string& dir) {
-  int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (fd >= 0) {
-    ::fsync(fd);
-    ::close(fd);
-  }
-}
 
 // Generator states: the CPU generator, plus CUDA device 0's when CUDA is present.
 std::string save_rng() {
@@ -85,6 +77,20 @@ std::vector<std::string> list_training_checkpoints(const std::string& checkpoint
   return out;
 }
 
+int64_t remove_partial_checkpoints(const std::string& checkpoints_dir) {
+  std::error_code ec;
+  if (!fs::is_directory(checkpoints_dir, ec)) return 0;
+  std::vector<fs::path> partial;
+  for (const auto& entry : fs::directory_iterator(checkpoints_dir, ec)) {
+    if (entry.path().filename().string().rfind(kTempPrefix, 0) == 0) partial.push_back(entry.path());
+  }
+  for (const auto& p : partial) {
+    RLVR_LOG_WARN("removing {}: a checkpoint left unfinished by an earlier process", p.string());
+    fs::remove_all(p, ec);
+  }
+  return static_cast<int64_t>(partial.size());
+}
+
 std::optional<std::string> latest_training_checkpoint(const std::string& checkpoints_dir) {
   auto all = list_training_checkpoints(checkpoints_dir);
   if (all.empty()) return std::nullopt;
@@ -98,10 +104,19 @@ std::string save_training_checkpoint(const std::string& checkpoints_dir, torch::
   core::make_dirs(checkpoints_dir);
   const std::string final_dir = checkpoints_dir + "/" + step_dir_name(progress.step);
   const std::string tmp_dir =
-      fmt::format("{}/.tmp-{}-{}", checkpoints_dir, step_dir_name(progress.step), ::getpid());
+      fmt::format("{}/{}{}-{}", checkpoints_dir, kTempPrefix, step_dir_name(progress.step), ::getpid());
   std::error_code ec;
   fs::remove_all(tmp_dir, ec);
   core::make_dirs(tmp_dir);
+  // On any failure below the temp directory goes away and the existing checkpoints stay as they are.
+  struct RemoveOnUnwind {
+    const std::string& dir;
+    bool armed = true;
+    ~RemoveOnUnwind() {
+      std::error_code ignored;
+      if (armed) fs::remove_all(dir, ignored);
+    }
+  } cleanup{tmp_dir};
 
   core::SaveOptions save;
   save.dtype = c10::kFloat;  // master weights: bit-exact round trip
@@ -119,12 +134,11 @@ std::string save_training_checkpoint(const std::string& checkpoints_dir, torch::
   state["tokens"] = progress.tokens;
   state["std_rng"] = progress.std_rng;
   state["extra"] = progress.extra;
+  state["run"] = progress.run;
   core::write_file_atomic(tmp_dir + "/state.json", state.dump(2) + "\n");  // written last
 
-  fs::remove_all(final_dir, ec);
-  fs::rename(tmp_dir, final_dir, ec);
-  if (ec) throw Error(fmt::format("{}: cannot rename checkpoint into place: {}", final_dir, ec.message()));
-  fsync_dir(checkpoints_dir);
+  core::replace_dir_atomic(tmp_dir, final_dir);
+  cleanup.armed = false;
 
   auto all = list_training_checkpoints(checkpoints_dir);
   for (size_t i = 0; i + static_cast<size_t>(keep) < all.size(); ++i) {
@@ -134,7 +148,7 @@ std::string save_training_checkpoint(const std::string& checkpoints_dir, torch::
   return final_dir;
 }
 
-TrainProgress load_training_checkpoint(const std::string& dir, torch::nn::Module& model, Optimizer& optimizer) {
+TrainProgress read_training_progress(const std::string& dir) {
   const std::string state_path = dir + "/state.json";
   auto state = nlohmann::json::parse(core::read_file(state_path), nullptr, /*allow_exceptions=*/false);
   RLVR_CHECK(state.is_object(), "{}: not a JSON object; expected a training state written by rlvr", state_path);
@@ -151,9 +165,16 @@ TrainProgress load_training_checkpoint(const std::string& dir, torch::nn::Module
     p.tokens = state.at("tokens").get<int64_t>();
     p.std_rng = state.at("std_rng").get<std::string>();
     p.extra = state.at("extra");
+    p.run = state.value("run", nlohmann::json::object());
   } catch (const nlohmann::json::exception& e) {
     throw Error(fmt::format("{}: malformed training state: {}", state_path, e.what()));
   }
+  RLVR_CHECK(p.run.is_object(), "{}: \"run\" is not a JSON object; expected the run fingerprint", state_path);
+  return p;
+}
+
+TrainProgress load_training_checkpoint(const std::string& dir, torch::nn::Module& model, Optimizer& optimizer) {
+  TrainProgress p = read_training_progress(dir);
   core::load_weights(model, dir);
   optimizer.load(core::read_file(dir + "/optimizer.bin"), dir + "/optimizer.bin");
   RLVR_CHECK(optimizer.steps_taken() == p.step, "{}: optimizer state is at step {}, state.json at step {}", dir,

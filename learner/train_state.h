@@ -5,10 +5,11 @@
 //   optimizer.bin                      Optimizer::save() (moments, step counts, schedule position)
 //   rng.bin                            the torch default CPU (and CUDA, when used) generator states
 //   state.json                         {"magic": "rlvr-train-state", "version": 1, step, epoch,
-//                                       epoch_offset, tokens, std_rng, extra...}
-// It is written into a hidden temp directory, fsynced and renamed into place, so a crash
-// leaves either the complete checkpoint or none. After a save, the oldest step-* directories
-// beyond `keep` are deleted.
+//                                       epoch_offset, tokens, std_rng, extra, run}
+// It is written into a hidden temp directory (.tmp-step-<n>-<pid>) and moved into place with
+// core::replace_dir_atomic, so a crash leaves either the complete checkpoint or none, and a
+// re-saved step is swapped in whole. After a save, the oldest step-* directories beyond `keep`
+// are deleted.
 #pragma once
 
 #include <cstdint>
@@ -37,6 +38,10 @@ struct TrainProgress {
   int64_t tokens = 0;        // trained (loss-bearing) tokens so far
   std::string std_rng;       // text of a std::mt19937_64 owned by the mode; may be empty
   nlohmann::json extra = nlohmann::json::object();  // mode-specific counters
+  // What identifies the run that wrote the checkpoint (the mode's fingerprint of its data and
+  // config), stored verbatim so a resume can refuse a different run. Empty in checkpoints
+  // written before fingerprints existed.
+  nlohmann::json run = nlohmann::json::object();
 };
 
 // Writes a checkpoint of `model` (parameters named as HF keys, `config` its architecture),
@@ -50,8 +55,16 @@ std::string save_training_checkpoint(const std::string& checkpoints_dir, torch::
 // The step-* checkpoint directories in `checkpoints_dir`, oldest first (missing dir: none).
 std::vector<std::string> list_training_checkpoints(const std::string& checkpoints_dir);
 
+// Deletes the temp directories (.tmp-*) that a process killed mid-save left in
+// `checkpoints_dir` and returns how many there were. REQUIRES: no other process is saving there.
+int64_t remove_partial_checkpoints(const std::string& checkpoints_dir);
+
 // The newest complete checkpoint in `checkpoints_dir`, if any.
 std::optional<std::string> latest_training_checkpoint(const std::string& checkpoints_dir);
+
+// Reads only <dir>/state.json (cheap: no weights). Throws rlvr::Error naming the file on a
+// missing/corrupt file, a wrong magic or version, or a missing field.
+TrainProgress read_training_progress(const std::string& dir);
 
 // Restores weights, optimizer state and RNG states from `dir` and returns its progress.
 // REQUIRES: `model` and `optimizer` were built for the same architecture and parameters.

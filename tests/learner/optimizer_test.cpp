@@ -2,6 +2,9 @@
 // (fixture made by tests/fixtures/learner/make_adamw_reference.py).
 #include "learner/optimizer.h"
 
+#include <cmath>
+#include <limits>
+
 #include <torch/torch.h>
 
 #include <gtest/gtest.h>
@@ -124,6 +127,53 @@ TEST(Optimizer, SaveLoadContinuesIdentically) {
     second.step();
   }
   for (size_t i = 0; i < a.size(); ++i) EXPECT_TRUE(torch::equal(a[i].second, b[i].second)) << a[i].first;
+}
+
+TEST(Optimizer, NonFiniteGradientIsRefusedBeforeAnythingChanges) {
+  for (double max_grad_norm : {1.0, 0.0}) {  // with and without clipping
+    for (double bad : {std::nan(""), std::numeric_limits<double>::infinity()}) {
+      SCOPED_TRACE(fmt::format("max_grad_norm {} bad {}", max_grad_norm, bad));
+      auto make = [] {
+        return std::vector<std::pair<std::string, at::Tensor>>{
+            {"w", torch::tensor({1.0, -2.0, 3.0}, torch::kFloat64).set_requires_grad(true)},
+            {"b.bias", torch::tensor({0.5}, torch::kFloat64).set_requires_grad(true)}};
+      };
+      core::OptimConfig cfg;
+      cfg.learning_rate = 0.1;
+      cfg.warmup_ratio = 0;
+      cfg.max_grad_norm = max_grad_norm;
+      auto p = make();
+      Optimizer opt(p, cfg, 4);
+      p[0].second.mutable_grad() = torch::tensor({0.1, 0.2, 0.3}, torch::kFloat64);
+      p[1].second.mutable_grad() = torch::tensor({0.4}, torch::kFloat64);
+      opt.step();
+      const at::Tensor w_before = p[0].second.detach().clone(), b_before = p[1].second.detach().clone();
+
+      p[0].second.mutable_grad() = torch::tensor({0.1, bad, 0.3}, torch::kFloat64);
+      p[1].second.mutable_grad() = torch::tensor({0.4}, torch::kFloat64);
+      std::string msg = rlvr::testing::error_message([&] { opt.step(); });
+      EXPECT_EQ(msg, fmt::format("optimizer step 2: the gradient norm is {}; expected finite gradients. The step was "
+                                 "not applied (weights and optimizer state unchanged)",
+                                 std::isnan(bad) ? "nan" : "inf"));
+      EXPECT_TRUE(torch::equal(p[0].second, w_before));  // no NaN reached the weights,
+      EXPECT_TRUE(torch::equal(p[1].second, b_before));  // not even in the parameter with a finite gradient
+      EXPECT_EQ(opt.steps_taken(), 1);
+
+      // The moments were untouched too: a finite step now matches a run that never saw the bad gradient.
+      auto q = make();
+      Optimizer ref(q, cfg, 4);
+      for (int s = 0; s < 2; ++s) {
+        q[0].second.mutable_grad() = torch::tensor({0.1, 0.2, 0.3}, torch::kFloat64);
+        q[1].second.mutable_grad() = torch::tensor({0.4}, torch::kFloat64);
+        ref.step();
+      }
+      p[0].second.mutable_grad() = torch::tensor({0.1, 0.2, 0.3}, torch::kFloat64);
+      p[1].second.mutable_grad() = torch::tensor({0.4}, torch::kFloat64);
+      opt.step();
+      EXPECT_TRUE(torch::equal(p[0].second, q[0].second));
+      EXPECT_TRUE(torch::equal(p[1].second, q[1].second));
+    }
+  }
 }
 
 TEST(Optimizer, CorruptStateIsAClearError) {

@@ -102,6 +102,61 @@ TEST(TrainState, KeepsOnlyTheNewestCheckpoints) {
   EXPECT_EQ(*latest_training_checkpoint(dir.path()), dir.path() + "/step-00000004");
 }
 
+TEST(TrainState, RunFingerprintIsStoredAndReadWithoutLoadingWeights) {
+  TempDir dir;
+  core::CausalLM m(tiny_config());
+  Optimizer opt(named(m), core::OptimConfig{}, 10);
+  TrainProgress p;
+  p.step = 3;
+  p.total_steps = 10;
+  p.run = {{"identity", {{"train.mode", "sft"}}}, {"settings", {{"optim.learning_rate", "0.001"}}}};
+  std::string ckpt = save_training_checkpoint(dir.path(), *m, tiny_config(), opt, p, 2);
+  TrainProgress q = read_training_progress(ckpt);
+  EXPECT_EQ(q.step, 3);
+  EXPECT_EQ(q.total_steps, 10);
+  EXPECT_EQ(q.run, p.run);
+  // A state.json written before fingerprints existed reads as an empty fingerprint.
+  auto state = nlohmann::json::parse(core::read_file(ckpt + "/state.json"));
+  state.erase("run");
+  core::write_file_atomic(ckpt + "/state.json", state.dump());
+  EXPECT_TRUE(read_training_progress(ckpt).run.empty());
+  state["run"] = "not an object";
+  core::write_file_atomic(ckpt + "/state.json", state.dump());
+  EXPECT_EQ(rlvr::testing::error_message([&] { read_training_progress(ckpt); }),
+            ckpt + "/state.json: \"run\" is not a JSON object; expected the run fingerprint");
+}
+
+TEST(TrainState, ResavingAStepSwapsInTheWholeNewDirectory) {
+  TempDir dir;
+  core::CausalLM m(tiny_config());
+  Optimizer opt(named(m), core::OptimConfig{}, 10);
+  TrainProgress p;
+  p.step = 2;
+  std::string ckpt = save_training_checkpoint(dir.path(), *m, tiny_config(), opt, p, 2);
+  core::write_file_atomic(ckpt + "/stale.txt", "from the first save");
+  p.tokens = 77;
+  EXPECT_EQ(save_training_checkpoint(dir.path(), *m, tiny_config(), opt, p, 2), ckpt);
+  EXPECT_EQ(read_training_progress(ckpt).tokens, 77);
+  EXPECT_FALSE(std::filesystem::exists(ckpt + "/stale.txt"));
+  std::vector<std::string> names;
+  for (const auto& e : std::filesystem::directory_iterator(dir.path())) names.push_back(e.path().filename().string());
+  EXPECT_EQ(names, std::vector<std::string>{"step-00000002"});  // no temp directory left
+}
+
+TEST(TrainState, PartialCheckpointsOfACrashedProcessAreRemoved) {
+  TempDir dir;
+  core::CausalLM m(tiny_config());
+  Optimizer opt(named(m), core::OptimConfig{}, 10);
+  TrainProgress p;
+  p.step = 1;
+  save_training_checkpoint(dir.path(), *m, tiny_config(), opt, p, 2);
+  dir.write(".tmp-step-00000002-4242/model.safetensors", "half written");
+  EXPECT_EQ(remove_partial_checkpoints(dir.path()), 1);
+  EXPECT_FALSE(std::filesystem::exists(dir.path() + "/.tmp-step-00000002-4242"));
+  EXPECT_EQ(list_training_checkpoints(dir.path()), std::vector<std::string>{dir.path() + "/step-00000001"});
+  EXPECT_EQ(remove_partial_checkpoints(dir.path() + "/missing"), 0);
+}
+
 TEST(TrainState, CorruptStateNamesTheFile) {
   TempDir dir;
   core::CausalLM m(tiny_config());
