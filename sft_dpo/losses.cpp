@@ -139,4 +139,15 @@ DpoTerms dpo_loss(const core::DpoConfig& config, const at::Tensor& policy_chosen
   return out;
 }
 
+at::Tensor dpo_step_loss_share(const core::DpoConfig& config, const DpoTerms& terms,
+                               const at::Tensor& policy_chosen_sums, int64_t step_pairs,
+                               int64_t step_chosen_tokens) {
+  RLVR_ASSERT(step_pairs >= 1 && step_chosen_tokens >= 1);
+  at::Tensor loss = terms.losses.sum() / static_cast<double>(step_pairs);
+  if (config.rpo_alpha > 0) {
+    loss = loss + config.rpo_alpha * (-policy_chosen_sums.sum()) / static_cast<double>(step_chosen_tokens);
+  }
+  return loss;
+}
+
 }  // namespace rlvr::sft_dpo

@@ -72,4 +72,14 @@ DpoTerms dpo_loss(const core::DpoConfig& config, const at::Tensor& policy_chosen
                   const at::Tensor& rejected_counts, const at::Tensor& ref_chosen_sums,
                   const at::Tensor& ref_rejected_sums);
 
+// A micro-batch's share of its optimizer step's DPO loss (float32 scalar, differentiable):
+//   sum(terms.losses) / step_pairs
+//   + rpo_alpha x (-sum(policy_chosen_sums)) / step_chosen_tokens      (when rpo_alpha > 0)
+// i.e. the mean per-pair loss plus TRL's rpo_alpha x the chosen responses' NLL per token, both
+// taken over the whole step. Summed over the step's micro-batches it is the step loss whatever
+// the split. REQUIRES: step_pairs >= 1, step_chosen_tokens >= 1.
+at::Tensor dpo_step_loss_share(const core::DpoConfig& config, const DpoTerms& terms,
+                               const at::Tensor& policy_chosen_sums, int64_t step_pairs,
+                               int64_t step_chosen_tokens);
+
 }  // namespace rlvr::sft_dpo

@@ -41,17 +41,7 @@ bool get(const std::string& in, size_t& off, T* v) {
 
 }  // namespace
 
-std::string hash_file(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  RLVR_CHECK(in, "{}: cannot read file to hash it", path);
-  uint64_t h = 0xcbf29ce484222325ULL;
-  std::vector<char> buf(1 << 20);
-  while (in) {
-    in.read(buf.data(), static_cast<std::streamsize>(buf.size()));
-    h = fnv1a(buf.data(), static_cast<size_t>(in.gcount()), h);
-  }
-  return fmt::format("{:016x}", h);
-}
+std::string hash_file(const std::string& path) { return core::file_content_hash(path); }
 
 std::string reference_cache_key(const std::string& data_path, const std::string& reference_dir,
                                 const std::string& tokenizer_path, const TokenizeSettings& settings) {

@@ -24,7 +24,8 @@ struct ReferenceLogps {
   std::vector<double> chosen, rejected;
 };
 
-// 64-bit FNV-1a of a file's bytes as 16 hex digits. Throws rlvr::Error when unreadable.
+// The file's XXH64 content hash as 16 hex digits (core::file_content_hash: streamed, fast).
+// Throws rlvr::Error when unreadable.
 std::string hash_file(const std::string& path);
 
 // The cache key (a readable string) for these inputs. Throws rlvr::Error when a file is missing.

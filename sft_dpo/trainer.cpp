@@ -6,6 +6,10 @@
 // normalized by the step's totals (target tokens for SFT, pairs for DPO), so the accumulated
 // gradient does not depend on how the step is split. The position (epoch, offset) is part of
 // every checkpoint, which makes a resumed run identical to an uninterrupted one.
+//
+// Before anything is written, sft_dpo/run_guard.h decides whether run.output_dir holds this run
+// (resume), nothing or a run that may be discarded (fresh start), or a run that must not be
+// touched (refused). A non-finite loss or gradient stops the run before the optimizer step.
 #include "sft_dpo/trainer.h"
 
 #include <unistd.h>
@@ -31,6 +35,7 @@
 #include "sft_dpo/data.h"
 #include "sft_dpo/losses.h"
 #include "sft_dpo/reference_cache.h"
+#include "sft_dpo/run_guard.h"
 
 namespace rlvr::sft_dpo {
 namespace fs = std::filesystem;
@@ -109,12 +114,13 @@ StepOutput dpo_pass(core::CausalLMImpl& model, const core::DpoConfig& cfg, const
     out.tokens += batch.num_tokens;
     out.targets += batch.num_targets;
     const auto B = static_cast<int64_t>(chunk.size());
-    at::Tensor loss, nll_sum;
+    at::Tensor loss, pc;
     DpoTerms terms;
     {
       learner::AutocastGuard autocast(precision);
       SequenceLogps lp = sequence_logps(model, batch);
-      at::Tensor pc = lp.sums.narrow(0, 0, B), pr = lp.sums.narrow(0, B, B);
+      pc = lp.sums.narrow(0, 0, B);
+      at::Tensor pr = lp.sums.narrow(0, B, B);
       at::Tensor cc = lp.counts.narrow(0, 0, B), rcnt = lp.counts.narrow(0, B, B);
       at::Tensor ref_c, ref_r;
       if (use_ref) {
@@ -122,9 +128,7 @@ StepOutput dpo_pass(core::CausalLMImpl& model, const core::DpoConfig& cfg, const
         ref_r = gather_ref(ref.rejected, chunk, precision.device);
       }
       terms = dpo_loss(cfg, pc, pr, cc, rcnt, ref_c, ref_r);
-      nll_sum = -pc.sum();
-      loss = terms.losses.sum() / n_pairs;
-      if (cfg.rpo_alpha > 0) loss = loss + cfg.rpo_alpha * nll_sum / static_cast<double>(chosen_tokens);
+      loss = dpo_step_loss_share(cfg, terms, pc, static_cast<int64_t>(idx.size()), std::max<int64_t>(1, chosen_tokens));
     }
     if (train) loss.backward();
     out.loss += loss.item<double>();
@@ -133,7 +137,7 @@ StepOutput dpo_pass(core::CausalLMImpl& model, const core::DpoConfig& cfg, const
     acc += terms.chosen_rewards.gt(terms.rejected_rewards).to(torch::kFloat).sum().item<double>();
     lc += terms.chosen_logps.sum().item<double>();
     lr += terms.rejected_logps.sum().item<double>();
-    nll += nll_sum.item<double>();
+    nll -= pc.sum().item<double>();
   }
   out.metrics = {{"rewards/chosen", rc / n_pairs},
                  {"rewards/rejected", rr / n_pairs},
@@ -200,17 +204,71 @@ void prepare_reference(const core::Config& config, const std::string& tokenizer_
   }
 }
 
-void write_final(core::CausalLMImpl& model, const std::string& tokenizer_path, const std::string& final_dir) {
-  const std::string tmp = fmt::format("{}.tmp-{}", final_dir, ::getpid());
+// Temp directories of final/ are <output_dir>/.final.tmp-<pid>; a crash can leave one behind.
+constexpr const char* kFinalTempPrefix = ".final.tmp-";
+
+// Writes final/ complete beside the old one and swaps it in (core::replace_dir_atomic), so
+// <output_dir>/final always names a complete model.
+void write_final(core::CausalLMImpl& model, const std::string& tokenizer_path, const std::string& output_dir) {
+  const std::string final_dir = output_dir + "/final";
+  const std::string tmp = fmt::format("{}/{}{}", output_dir, kFinalTempPrefix, ::getpid());
   std::error_code ec;
   fs::remove_all(tmp, ec);
-  core::save_checkpoint(model, model.config(), tmp);
-  core::write_file_atomic(tmp + "/tokenizer.json", core::read_file(tokenizer_path));
-  fs::path tok_cfg = fs::path(tokenizer_path).parent_path() / "tokenizer_config.json";
-  if (fs::exists(tok_cfg)) core::write_file_atomic(tmp + "/tokenizer_config.json", core::read_file(tok_cfg.string()));
-  fs::remove_all(final_dir, ec);
-  fs::rename(tmp, final_dir, ec);
-  if (ec) throw Error(fmt::format("{}: cannot move the final checkpoint into place: {}", final_dir, ec.message()));
+  try {
+    core::save_checkpoint(model, model.config(), tmp);
+    core::write_file_atomic(tmp + "/tokenizer.json", core::read_file(tokenizer_path));
+    fs::path tok_cfg = fs::path(tokenizer_path).parent_path() / "tokenizer_config.json";
+    if (fs::exists(tok_cfg)) core::write_file_atomic(tmp + "/tokenizer_config.json", core::read_file(tok_cfg.string()));
+    core::replace_dir_atomic(tmp, final_dir);
+  } catch (...) {
+    fs::remove_all(tmp, ec);
+    throw;
+  }
+}
+
+// Deletes what a crashed process left half-written: checkpoint and final/ temp directories.
+void remove_partial_outputs(const std::string& output_dir) {
+  learner::remove_partial_checkpoints(output_dir + "/checkpoints");
+  std::error_code ec;
+  std::vector<fs::path> stale;
+  for (const auto& entry : fs::directory_iterator(output_dir, ec)) {
+    if (entry.path().filename().string().rfind(kFinalTempPrefix, 0) == 0) stale.push_back(entry.path());
+  }
+  for (const auto& p : stale) {
+    RLVR_LOG_WARN("removing {}: a final/ left unfinished by an earlier process", p.string());
+    fs::remove_all(p, ec);
+  }
+}
+
+// Fresh start: delete what belongs to an earlier run (everything a run writes but config.yaml,
+// logs/ and the reference cache, which are keyed or rewritten). final/ only when `discard`.
+void clear_previous_run(const std::string& output_dir, const StartPlan& plan) {
+  const std::string ckpt_dir = output_dir + "/checkpoints";
+  auto old = learner::list_training_checkpoints(ckpt_dir);
+  std::error_code ec;
+  if (plan.discard_existing) {
+    RLVR_LOG_WARN("{}: discarding the earlier run ({} checkpoints{}) because {}", output_dir, old.size(),
+                  fs::exists(output_dir + "/final", ec) ? ", final/" : "", plan.discard_reason);
+    fs::remove_all(output_dir + "/final", ec);
+  }
+  for (const auto& dir : old) fs::remove_all(dir, ec);
+  for (const char* f : {"metrics.jsonl", "resumes.jsonl", "summary.json"}) fs::remove(output_dir + "/" + f, ec);
+}
+
+void write_summary(const core::Config& config, const TrainResult& r, int64_t total_steps) {
+  nlohmann::ordered_json j;
+  j["name"] = config.run.name;
+  j["mode"] = config.train.mode;
+  j["steps"] = r.steps;
+  j["total_steps"] = total_steps;
+  j["resumed_from_step"] = r.resumed_from_step;
+  j["last_loss"] = std::isfinite(r.last_loss) ? nlohmann::ordered_json(r.last_loss) : nlohmann::ordered_json();
+  j["eval_loss"] = std::isfinite(r.eval_loss) ? nlohmann::ordered_json(r.eval_loss) : nlohmann::ordered_json();
+  j["train_rows"] = r.train_rows;
+  j["skipped_rows"] = r.skipped_rows;
+  j["truncated_rows"] = r.truncated_rows;
+  j["final_dir"] = r.final_dir;
+  core::write_file_atomic(config.run.output_dir + "/summary.json", j.dump(2) + "\n");
 }
 
 Scalars prefixed(const std::string& prefix, const StepOutput& s) {
@@ -223,13 +281,29 @@ TrainResult run(const core::Config& config) {
   const auto& tc = config.train;
   RLVR_CHECK(!config.model.path.empty(), "model.path is empty; expected the checkpoint directory to train");
   RLVR_CHECK(!tc.train_file.empty(), "train.train_file is empty; expected a JSONL file for mode {}", tc.mode);
-  core::prepare_run_dir(config.run.output_dir, core::config_to_yaml(config));
-  learner::seed_and_threads(config.run.seed, config.run.threads);
-  const learner::Precision precision = learner::resolve_precision(config.run);
-  RLVR_LOG_INFO("rlvr train: mode {} on {}", tc.mode, precision.describe());
-
+  const std::string& out_dir = config.run.output_dir;
   const std::string tokenizer_path =
       config.model.tokenizer.empty() ? config.model.path + "/tokenizer.json" : config.model.tokenizer;
+
+  // Decide what to do with the run directory before writing anything into it.
+  const RunFingerprint fingerprint = fingerprint_run(config);
+  const StartPlan plan = plan_start(config, fingerprint);
+  std::string previous_config;
+  if (plan.resume_from && fs::exists(out_dir + "/config.yaml")) previous_config = core::read_file(out_dir + "/config.yaml");
+  const std::string config_yaml = core::config_to_yaml(config);
+  core::prepare_run_dir(out_dir, config_yaml);
+  learner::seed_and_threads(config.run.seed, config.run.threads);
+  const learner::Precision precision = learner::resolve_precision(config.run);
+  RLVR_LOG_INFO("rlvr train: run '{}', mode {} on {}, output {}", config.run.name, tc.mode, precision.describe(),
+                out_dir);
+  if (plan.unverified) {
+    RLVR_LOG_WARN("{}: written before run fingerprints existed; cannot check that it belongs to this run (only the "
+                  "total step count is compared)",
+                  *plan.resume_from);
+  } else if (!plan.changes.empty()) {
+    RLVR_LOG_WARN("resuming {} with changed settings: {} (recorded in {}/resumes.jsonl)", *plan.resume_from,
+                  describe_changes(plan.changes), out_dir);
+  }
   core::Tokenizer tokenizer = core::Tokenizer::from_file(tokenizer_path);
   core::CausalLM model = core::load_causal_lm(config.model.path, precision.device, c10::kFloat);
   RLVR_CHECK(tokenizer.vocab_size() <= model->config().vocab_size,
@@ -277,29 +351,26 @@ TrainResult run(const core::Config& config) {
   for (const auto& item : model->named_parameters()) named.emplace_back(item.key(), item.value());
   learner::Optimizer optimizer(named, config.optim, total_steps);
 
-  const std::string ckpt_dir = config.run.output_dir + "/checkpoints";
+  const std::string ckpt_dir = out_dir + "/checkpoints";
   learner::TrainProgress progress;
   progress.total_steps = total_steps;
-  if (tc.resume) {
-    if (auto latest = learner::latest_training_checkpoint(ckpt_dir)) {
-      progress = learner::load_training_checkpoint(*latest, *model, optimizer);
-      RLVR_CHECK(progress.total_steps == total_steps,
-                 "{}: checkpoint was written for {} total steps, this config gives {}; expected the same data "
-                 "and train/optim settings when resuming (or set train.resume: false)",
-                 *latest, progress.total_steps, total_steps);
-      result.resumed_from_step = progress.step;
-      RLVR_LOG_INFO("resumed from {} (step {}/{})", *latest, progress.step, total_steps);
+  remove_partial_outputs(out_dir);
+  if (plan.resume_from) {
+    progress = learner::load_training_checkpoint(*plan.resume_from, *model, optimizer);
+    if (progress.total_steps != total_steps) {
+      throw Error(fmt::format("{}: checkpoint was written for {} total steps, this config gives {}; expected the "
+                              "same data and train settings when resuming",
+                              *plan.resume_from, progress.total_steps, total_steps),
+                  "set train.overwrite_output_dir: true to start fresh, or choose another run.output_dir");
     }
+    result.resumed_from_step = progress.step;
+    record_resume(out_dir, plan, progress.step, previous_config, config_yaml);
+    RLVR_LOG_INFO("resumed from {} (step {}/{})", *plan.resume_from, progress.step, total_steps);
+  } else {
+    clear_previous_run(out_dir, plan);
   }
-  const std::string metrics_path = config.run.output_dir + "/metrics.jsonl";
-  if (result.resumed_from_step < 0) {
-    // A fresh start in an existing run directory: old checkpoints and metrics belong to another run.
-    auto old = learner::list_training_checkpoints(ckpt_dir);
-    if (!old.empty()) RLVR_LOG_WARN("starting fresh: removing {} old checkpoints in {}", old.size(), ckpt_dir);
-    for (const auto& dir : old) fs::remove_all(dir);
-    std::error_code ec;
-    fs::remove(metrics_path, ec);
-  }
+  progress.run = fingerprint.to_json();
+  const std::string metrics_path = out_dir + "/metrics.jsonl";
   core::MetricsWriter metrics(metrics_path, progress.step);
   if (progress.step == 0) {
     metrics.write(0, {{"data/train_rows", static_cast<double>(stats.rows)},
@@ -316,6 +387,7 @@ TrainResult run(const core::Config& config) {
   int64_t order_epoch = -1;
   int64_t last_checkpoint = progress.step;
   result.eval_loss = std::numeric_limits<double>::quiet_NaN();
+  result.last_loss = std::numeric_limits<double>::quiet_NaN();  // until this process runs a step
   const bool has_eval = !data.eval_rows.empty() || !data.eval_pairs.empty();
   while (progress.step < total_steps) {
     if (progress.epoch_offset >= units) {
@@ -332,9 +404,24 @@ TrainResult run(const core::Config& config) {
 
     StepOutput out = data.dpo ? dpo_pass(*model, config.dpo, data.pairs, data.ref, idx, tc.batch_size, precision, true)
                               : sft_pass(*model, data.rows, idx, tc.batch_size, precision, true);
-    learner::OptimizerStepStats st = optimizer.step();
-    RLVR_CHECK(std::isfinite(out.loss), "training loss is {} at step {}; expected a finite loss (lower "
-               "optim.learning_rate or check the data)", out.loss, progress.step + 1);
+    // Checked before the optimizer step, so a NaN never reaches the weights or a checkpoint.
+    auto stop = [&](const std::string& what) {
+      const auto latest = learner::latest_training_checkpoint(ckpt_dir);
+      return Error(fmt::format("step {}: {}; stopped before the optimizer step, so no NaN/inf reached the weights; "
+                               "last checkpoint: {}",
+                               progress.step + 1, what, latest ? *latest : std::string("none")),
+                   "lower optim.learning_rate, keep optim.max_grad_norm > 0 or check the data; rerunning resumes "
+                   "from the last checkpoint");
+    };
+    if (!std::isfinite(out.loss)) {
+      throw stop(fmt::format("the training loss is {}", std::isnan(out.loss) ? "nan" : fmt::format("{}", out.loss)));
+    }
+    learner::OptimizerStepStats st;
+    try {
+      st = optimizer.step();  // refuses a non-finite gradient norm without changing anything
+    } catch (const Error& e) {
+      throw stop(e.what());
+    }
     ++progress.step;
     progress.epoch_offset = end;
     progress.tokens += out.targets;
@@ -373,9 +460,14 @@ TrainResult run(const core::Config& config) {
     RLVR_LOG_INFO("final eval: loss {:.4f}", ev.loss);
   }
   result.steps = progress.step;
-  result.final_dir = config.run.output_dir + "/final";
-  write_final(*model, tokenizer_path, result.final_dir);
+  result.final_dir = out_dir + "/final";
+  write_final(*model, tokenizer_path, out_dir);
   RLVR_LOG_INFO("wrote {} (HF layout: config.json, model.safetensors, tokenizer.json)", result.final_dir);
+  write_summary(config, result, total_steps);
+  RLVR_LOG_INFO("run '{}' done: {} steps{}{}{}; summary in {}/summary.json", config.run.name, result.steps,
+                result.resumed_from_step >= 0 ? fmt::format(" (resumed at step {})", result.resumed_from_step) : "",
+                std::isfinite(result.last_loss) ? fmt::format(", last loss {:.4f}", result.last_loss) : "",
+                std::isfinite(result.eval_loss) ? fmt::format(", eval loss {:.4f}", result.eval_loss) : "", out_dir);
   return result;
 }
 

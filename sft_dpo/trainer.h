@@ -15,7 +15,7 @@ namespace rlvr::sft_dpo {
 struct TrainResult {
   int64_t steps = 0;                // optimizer steps completed (total)
   int64_t resumed_from_step = -1;   // step of the checkpoint resumed from; -1 for a fresh run
-  double last_loss = 0;             // training loss of the last step run by this process
+  double last_loss = 0;             // training loss of the last step run by this process; NaN if none
   double eval_loss = 0;             // final eval loss (NaN without train.eval_file)
   int64_t train_rows = 0;           // usable rows (SFT: before packing; DPO: pairs)
   int64_t skipped_rows = 0;         // bad rows skipped

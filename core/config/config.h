@@ -23,7 +23,9 @@ struct RunConfig {
   std::string log_level = "info";
 
   void visit(SchemaVisitor& v) {
-    v.field("name", name, "Run name, shown in logs and the report.");
+    v.field("name", name,
+            "Run name: in the log's start and summary lines, the `rlvr train` result line and "
+            "<output_dir>/summary.json.");
     v.field("output_dir", output_dir,
             "Run directory: resolved config, metrics.jsonl, logs, checkpoints, report.");
     v.field("seed", seed, "Seed for every random number generator of the run.", at_least(0));
@@ -130,6 +132,7 @@ struct TrainConfig {
   int64_t checkpoint_every = 0;
   int64_t keep_checkpoints = 2;
   bool resume = true;
+  bool overwrite_output_dir = false;
   int64_t log_every = 1;
 
   void visit(SchemaVisitor& v) {
@@ -151,7 +154,12 @@ struct TrainConfig {
             "Write a resumable checkpoint every N optimizer steps; 0 only at the end.", at_least(0));
     v.field("keep_checkpoints", keep_checkpoints, "Intermediate checkpoints kept (oldest deleted first).",
             Range{1, 1000});
-    v.field("resume", resume, "Continue from the newest checkpoint in the run directory when there is one.");
+    v.field("resume", resume,
+            "Continue from the newest checkpoint in run.output_dir when it belongs to the same run (same "
+            "data contents and run-defining keys, see docs/TRAINING.md); a different run is refused.");
+    v.field("overwrite_output_dir", overwrite_output_dir,
+            "Allow discarding another or a finished run found in run.output_dir (its checkpoints, metrics "
+            "and final/) to start this one fresh; without it such a run is refused.");
     v.field("log_every", log_every, "Progress line and metrics row every N optimizer steps.", Range{1, 1000000});
   }
 };

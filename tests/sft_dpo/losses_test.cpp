@@ -144,6 +144,9 @@ TEST(DpoLoss, EveryLossTypeMatchesIndependentComputation) {
   const int64_t B = static_cast<int64_t>(ps.size());
   at::Tensor ref_c = torch::tensor(ref["reference_logps"]["chosen"].get<std::vector<double>>()).to(torch::kFloat);
   at::Tensor ref_r = torch::tensor(ref["reference_logps"]["rejected"].get<std::vector<double>>()).to(torch::kFloat);
+  int64_t chosen_tokens = 0;  // the step's chosen-response tokens (the rpo_alpha denominator)
+  for (const auto& p : ps) chosen_tokens += p.chosen.num_targets();
+  ASSERT_EQ(ref["dpo"].size(), 7u);
   for (const auto& [name, expected] : ref["dpo"].items()) {
     core::DpoConfig cfg;
     const auto& c = expected["config"];
@@ -154,11 +157,17 @@ TEST(DpoLoss, EveryLossTypeMatchesIndependentComputation) {
     cfg.rpo_alpha = c.value("rpo_alpha", 0.0);
     at::Tensor pc = lp.sums.narrow(0, 0, B), pr = lp.sums.narrow(0, B, B);
     DpoTerms t = dpo_loss(cfg, pc, pr, lp.counts.narrow(0, 0, B), lp.counts.narrow(0, B, B), ref_c, ref_r);
-    double loss = t.losses.mean().item<double>();
-    if (cfg.rpo_alpha > 0) loss += cfg.rpo_alpha * (-pc.sum().item<double>()) / lp.counts.narrow(0, 0, B).sum().item<double>();
-    double want = expected["loss"].get<double>();
+    // The step loss (mean pair loss + the rpo_alpha term) as the trainer forms it from micro-batch shares.
+    const double loss = dpo_step_loss_share(cfg, t, pc, B, chosen_tokens).item<double>();
+    const double want = expected["loss"].get<double>();
     std::printf("%-12s loss %.8f expected %.8f |diff| %.2e\n", name.c_str(), loss, want, std::abs(loss - want));
     EXPECT_NEAR(loss, want, 1e-4 * std::max(1.0, std::abs(want))) << name;
+    core::DpoConfig no_rpo = cfg;
+    no_rpo.rpo_alpha = 0;
+    EXPECT_NEAR(dpo_step_loss_share(no_rpo, t, pc, B, chosen_tokens).item<double>(),
+                expected["mean_pair_loss"].get<double>(), 1e-4 * std::max(1.0, std::abs(want))) << name;
+    EXPECT_NEAR(loss - dpo_step_loss_share(no_rpo, t, pc, B, chosen_tokens).item<double>(),
+                expected["rpo_term"].get<double>(), 1e-4 * std::max(1.0, expected["rpo_term"].get<double>())) << name;
     EXPECT_NEAR(t.chosen_rewards.mean().item<double>(), expected["rewards/chosen"].get<double>(),
                 1e-4 * std::max(1.0, std::abs(expected["rewards/chosen"].get<double>()))) << name;
     EXPECT_NEAR(t.rejected_rewards.mean().item<double>(), expected["rewards/rejected"].get<double>(),
@@ -167,6 +176,44 @@ TEST(DpoLoss, EveryLossTypeMatchesIndependentComputation) {
                      expected["rewards/accuracies"].get<double>()) << name;
     EXPECT_NEAR(t.chosen_logps.mean().item<double>(), expected["logps/chosen"].get<double>(),
                 1e-4 * std::max(1.0, std::abs(expected["logps/chosen"].get<double>()))) << name;
+  }
+}
+
+// The trainer splits a step into micro-batches, each adding its share of the step loss; the sum
+// must equal the Python reference's step loss for every case, rpo_alpha included.
+TEST(DpoLoss, MicroBatchSharesAddUpToTheReferenceStepLoss) {
+  auto ref = reference();
+  auto model = core::load_causal_lm(kFixtures + "model/llama-tiny");
+  auto ps = pairs(ref);
+  int64_t chosen_tokens = 0;
+  for (const auto& p : ps) chosen_tokens += p.chosen.num_targets();
+  const auto ref_c_all = ref["reference_logps"]["chosen"].get<std::vector<double>>();
+  const auto ref_r_all = ref["reference_logps"]["rejected"].get<std::vector<double>>();
+  for (const char* name : {"sigmoid_rpo", "dpo_norm_rpo", "ipo"}) {
+    const auto& expected = ref["dpo"][name];
+    core::DpoConfig cfg;
+    cfg.loss = expected["config"]["loss"];
+    cfg.beta = expected["config"]["beta"];
+    cfg.rpo_alpha = expected["config"].value("rpo_alpha", 0.0);
+    double loss = 0;
+    for (auto [start, len] : {std::pair<size_t, size_t>{0, 2}, {2, 1}}) {
+      std::vector<const PreferencePair*> ptrs;
+      std::vector<double> rc, rr;
+      for (size_t i = start; i < start + len; ++i) {
+        ptrs.push_back(&ps[i]);
+        rc.push_back(ref_c_all[i]);
+        rr.push_back(ref_r_all[i]);
+      }
+      SequenceLogps lp = sequence_logps(*model, collate_pairs(ptrs, torch::kCPU));
+      const auto B = static_cast<int64_t>(len);
+      at::Tensor pc = lp.sums.narrow(0, 0, B);
+      DpoTerms t = dpo_loss(cfg, pc, lp.sums.narrow(0, B, B), lp.counts.narrow(0, 0, B), lp.counts.narrow(0, B, B),
+                            torch::tensor(rc).to(torch::kFloat), torch::tensor(rr).to(torch::kFloat));
+      loss += dpo_step_loss_share(cfg, t, pc, static_cast<int64_t>(ps.size()), chosen_tokens).item<double>();
+    }
+    const double want = expected["loss"].get<double>();
+    std::printf("%-12s 2+1 micro-batches %.8f expected %.8f |diff| %.2e\n", name, loss, want, std::abs(loss - want));
+    EXPECT_NEAR(loss, want, 1e-4 * std::max(1.0, std::abs(want))) << name;
   }
 }
 

@@ -1,7 +1,9 @@
 // run_training on the tiny task world: loss goes down, grad accumulation does not change the
-// result, resume is bit-exact, the DPO reference cache is reused and invalidated, bad data.
+// result, resume is bit-exact, the DPO reference cache is reused and invalidated, bad data, a
+// non-finite loss, and what happens to an existing run directory (resume, refuse, overwrite).
 #include "sft_dpo/trainer.h"
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
@@ -14,6 +16,9 @@
 #include "core/fs.h"
 #include "core/log.h"
 #include "core/model/checkpoint.h"
+#include "core/tokenizer/tokenizer.h"
+#include "sft_dpo/data.h"
+#include "sft_dpo/reference_cache.h"
 #include "tests/sft_dpo/tiny_world.h"
 #include "tests/test_util.h"
 
@@ -199,6 +204,7 @@ TEST_F(TrainerTest, DpoFromSftOutputUsesAndInvalidatesTheReferenceCache) {
   EXPECT_NEAR(step1["loss"].get<double>(), std::log(2.0) + 0.5 * step1["nll"].get<double>(), 1e-3);
 
   d.train.resume = false;
+  d.train.overwrite_output_dir = true;  // start over in the same directory
   TrainResult second = run_training(d);
   EXPECT_TRUE(second.reference_cache_hit);
   // Changing the data file invalidates the cache.
@@ -256,6 +262,202 @@ TEST_F(TrainerTest, BadRowsStopWithFileAndLineOrAreSkippedAndCounted) {
   TrainResult r = run_training(c);
   EXPECT_EQ(r.skipped_rows, 1);
   EXPECT_EQ(r.train_rows, 49);
+}
+
+static bool all_finite(const std::map<std::string, at::Tensor>& w) {
+  for (const auto& [k, t] : w) {
+    if (!torch::isfinite(t).all().item<bool>()) return false;
+  }
+  return true;
+}
+
+static std::vector<std::string> entries_of(const std::string& dir) {
+  std::vector<std::string> out;
+  for (const auto& e : fs::directory_iterator(dir)) out.push_back(e.path().filename().string());
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+TEST_F(TrainerTest, NonFiniteLossStopsBeforeTheOptimizerStepNamingTheStep) {
+  TempDir out;
+  core::Config d = dpo_config(out.path(), world_.model_dir);
+  d.dpo.loss = "sigmoid";
+  d.dpo.beta = 0.1;
+  d.train.max_steps = 4;
+  d.train.checkpoint_every = 2;
+  d.train.keep_checkpoints = 5;
+  run_training(d);
+  // Inject NaN reference log-probs into the cache the run wrote, then resume from step 2: the
+  // loss of step 3 is NaN.
+  const std::string tokenizer_path = world_.model_dir + "/tokenizer.json";
+  core::Tokenizer tokenizer = core::Tokenizer::from_file(tokenizer_path);
+  TokenizeSettings settings;
+  settings.max_seq_len = d.train.max_seq_len;
+  auto pairs = load_preference_dataset(d.train.train_file, tokenizer, settings).pairs;
+  const std::string key = reference_cache_key(d.train.train_file, world_.model_dir, tokenizer_path, settings);
+  const std::string cache = reference_cache_path(out.path() + "/cache", key);
+  auto logps = read_reference_cache(cache, key, pairs);
+  ASSERT_TRUE(logps.has_value());
+  for (double& v : logps->chosen) v = std::nan("");
+  write_reference_cache(cache, key, pairs, *logps);
+  fs::remove_all(out.path() + "/checkpoints/step-00000004");
+  fs::remove_all(out.path() + "/final");
+
+  try {
+    run_training(d);
+    FAIL() << "expected the run to stop";
+  } catch (const Error& e) {
+    EXPECT_EQ(std::string(e.what()),
+              "step 3: the training loss is nan; stopped before the optimizer step, so no NaN/inf reached the "
+              "weights; last checkpoint: " + out.path() + "/checkpoints/step-00000002");
+    EXPECT_EQ(e.hint(), "lower optim.learning_rate, keep optim.max_grad_norm > 0 or check the data; rerunning "
+                        "resumes from the last checkpoint");
+  }
+  EXPECT_EQ(entries_of(out.path() + "/checkpoints"), std::vector<std::string>{"step-00000002"});
+  EXPECT_TRUE(all_finite(weights(out.path() + "/checkpoints/step-00000002")));
+  EXPECT_FALSE(fs::exists(out.path() + "/final"));
+  for (const auto& row : metrics(out.path())) EXPECT_LE(row["step"].get<int64_t>(), 2) << row.dump();
+}
+
+TEST_F(TrainerTest, ADifferentRunInTheSameDirectoryIsRefusedAndLeftUntouched) {
+  TempDir out;
+  core::Config s = sft_config(out.path());
+  TrainResult sft = run_training(s);
+  const std::string config_yaml = core::read_file(out.path() + "/config.yaml");
+  const std::string final_weights = core::read_file(sft.final_dir + "/model.safetensors");
+  const std::string metrics_text = core::read_file(out.path() + "/metrics.jsonl");
+  // A DPO config of another model that also writes to this directory (the default-output_dir trap).
+  TempDir other;
+  auto world2 = rlvr::testing::make_tiny_world(other.path(), 48, 16, 1);
+  core::Config d = dpo_config(out.path(), world2.model_dir);
+  try {
+    run_training(d);
+    FAIL() << "expected a refusal";
+  } catch (const Error& e) {
+    const std::string msg = e.what();
+    EXPECT_EQ(msg.rfind(out.path() + ": holds a finished run (checkpoint " + out.path() +
+                            "/checkpoints/step-00000004 at step 4/4) that differs from this config in what defines a "
+                            "run (",
+                        0),
+              0u)
+        << msg;
+    const std::vector<std::string> changes = {"train.mode: sft -> dpo",
+                                              "model.path: " + world_.model_dir + " -> " + world2.model_dir,
+                                              "train.train_file (contents): "};
+    for (const std::string& change : changes) {
+      EXPECT_NE(msg.find(change), std::string::npos) << change << "\n" << msg;
+    }
+    EXPECT_NE(e.hint().find("train.overwrite_output_dir: true"), std::string::npos) << e.hint();
+  }
+  EXPECT_EQ(core::read_file(out.path() + "/config.yaml"), config_yaml);
+  EXPECT_EQ(core::read_file(sft.final_dir + "/model.safetensors"), final_weights);
+  EXPECT_EQ(core::read_file(out.path() + "/metrics.jsonl"), metrics_text);
+}
+
+TEST_F(TrainerTest, ResumeWithChangedDataOfTheSameSizeIsRefused) {
+  TempDir out;
+  std::string data = core::read_file(world_.data_dir + "/sft.jsonl");
+  // Same rows, two swapped: same size and step count, different data.
+  size_t first_end = data.find('\n') + 1, second_end = data.find('\n', first_end) + 1;
+  std::string swapped = data.substr(first_end, second_end - first_end) + data.substr(0, first_end) +
+                        data.substr(second_end);
+  ASSERT_EQ(swapped.size(), data.size());
+  std::string file = out.write("sft.jsonl", data);
+  core::Config c = sft_config(out.path() + "/run");
+  c.train.train_file = file;
+  c.train.checkpoint_every = 2;
+  run_training(c);
+  fs::remove_all(out.path() + "/run/checkpoints/step-00000004");  // interrupted after step 2
+  out.write("sft.jsonl", swapped);
+  std::string msg = rlvr::testing::error_message([&] { run_training(c); });
+  EXPECT_NE(msg.find("an unfinished run (checkpoint " + out.path() + "/run/checkpoints/step-00000002 at step 2/4)"),
+            std::string::npos)
+      << msg;
+  EXPECT_NE(msg.find("(train.train_file (contents): " + core::content_hash(data) + " -> " +
+                     core::content_hash(swapped) + ")"),
+            std::string::npos)
+      << msg;
+}
+
+TEST_F(TrainerTest, ResumeFalseNeedsTheOverwriteSwitchToReplaceAFinishedRun) {
+  TempDir out;
+  core::Config c = sft_config(out.path());
+  c.train.max_steps = 2;
+  TrainResult first = run_training(c);
+  const std::string first_weights = core::read_file(first.final_dir + "/model.safetensors");
+  c.train.resume = false;
+  c.train.max_steps = 3;
+  std::string msg = rlvr::testing::error_message([&] { run_training(c); });
+  EXPECT_EQ(msg, out.path() + ": holds a finished run (checkpoint " + out.path() +
+                     "/checkpoints/step-00000002 at step 2/2); train.resume is false, and starting over would delete it");
+  EXPECT_EQ(core::read_file(first.final_dir + "/model.safetensors"), first_weights);
+  EXPECT_EQ(entries_of(out.path() + "/checkpoints"), std::vector<std::string>{"step-00000002"});
+
+  c.train.overwrite_output_dir = true;
+  TrainResult second = run_training(c);
+  EXPECT_EQ(second.resumed_from_step, -1);
+  EXPECT_EQ(second.steps, 3);
+  EXPECT_EQ(entries_of(out.path() + "/checkpoints"), std::vector<std::string>{"step-00000003"});
+  EXPECT_NE(core::read_file(second.final_dir + "/model.safetensors"), first_weights);
+  // final/ was swapped in whole: no temp or old directory is left beside it.
+  EXPECT_EQ(entries_of(out.path()), (std::vector<std::string>{"checkpoints", "config.yaml", "final", "logs",
+                                                               "metrics.jsonl", "summary.json"}));
+  auto rows = metrics(out.path());
+  EXPECT_EQ(rows.back()["step"], 3);
+  EXPECT_EQ(rows.front()["total_steps"], 3);
+}
+
+TEST_F(TrainerTest, ResumeWithAChangedLearningRateIsLoggedAndRecorded) {
+  TempDir out;
+  core::Config c = sft_config(out.path());
+  c.train.checkpoint_every = 2;
+  run_training(c);
+  const std::string old_yaml = core::read_file(out.path() + "/config.yaml");
+  fs::remove_all(out.path() + "/checkpoints/step-00000004");
+  fs::remove_all(out.path() + "/final");
+  c.optim.learning_rate = 1e-3;
+  TrainResult r = run_training(c);
+  EXPECT_EQ(r.resumed_from_step, 2);
+  std::string records = core::read_file(out.path() + "/resumes.jsonl");
+  ASSERT_EQ(std::count(records.begin(), records.end(), '\n'), 1) << records;
+  auto rec = nlohmann::json::parse(records);
+  EXPECT_EQ(rec["step"], 2);
+  EXPECT_EQ(rec["checkpoint"], out.path() + "/checkpoints/step-00000002");
+  EXPECT_EQ(rec["changes"], nlohmann::json::parse(R"([{"key": "optim.learning_rate", "old": "0.003", "new": "0.001"}])"));
+  EXPECT_EQ(rec["previous_config"], old_yaml);  // the replaced config.yaml stays recoverable
+  EXPECT_NE(core::read_file(out.path() + "/config.yaml").find("learning_rate: 0.001"), std::string::npos);
+  spdlog::default_logger_raw()->flush();
+  EXPECT_NE(core::read_file(out.path() + "/logs/rlvr.log")
+                .find("resuming " + out.path() + "/checkpoints/step-00000002 with changed settings: "
+                      "optim.learning_rate: 0.003 -> 0.001 (recorded in " + out.path() + "/resumes.jsonl)"),
+            std::string::npos);
+  // The new checkpoint carries the new settings: resuming it again changes nothing.
+  fs::remove_all(out.path() + "/final");
+  run_training(c);
+  records = core::read_file(out.path() + "/resumes.jsonl");
+  auto second = nlohmann::json::parse(records.substr(records.find('\n') + 1));
+  EXPECT_EQ(second["step"], 4);
+  EXPECT_TRUE(second["changes"].empty());
+  EXPECT_FALSE(second.contains("previous_config"));
+}
+
+TEST_F(TrainerTest, RunNameIsInTheLogAndTheSummary) {
+  core::init_logging("info");
+  TempDir out;
+  core::Config c = sft_config(out.path());
+  c.run.name = "tiny-sft";
+  c.train.max_steps = 2;
+  TrainResult r = run_training(c);
+  auto summary = nlohmann::json::parse(core::read_file(out.path() + "/summary.json"));
+  EXPECT_EQ(summary["name"], "tiny-sft");
+  EXPECT_EQ(summary["mode"], "sft");
+  EXPECT_EQ(summary["steps"], 2);
+  EXPECT_EQ(summary["final_dir"], r.final_dir);
+  EXPECT_DOUBLE_EQ(summary["last_loss"].get<double>(), r.last_loss);
+  spdlog::default_logger_raw()->flush();
+  const std::string log = core::read_file(out.path() + "/logs/rlvr.log");
+  EXPECT_NE(log.find("rlvr train: run 'tiny-sft', mode sft on "), std::string::npos) << log;
+  EXPECT_NE(log.find("run 'tiny-sft' done: 2 steps, last loss "), std::string::npos) << log;
 }
 
 TEST_F(TrainerTest, ConfigErrorsAreClear) {

@@ -27,9 +27,9 @@ void setup(CLI::App& app) {
     core::Config config = core::load_config(p->config, p->overrides);
     core::init_logging(config.run.log_level);
     sft_dpo::TrainResult r = sft_dpo::run_training(config);
-    std::cout << "trained " << config.train.mode << ": " << r.steps << " steps";
+    std::cout << "trained " << config.train.mode << " run '" << config.run.name << "': " << r.steps << " steps";
     if (r.resumed_from_step >= 0) std::cout << " (resumed at step " << r.resumed_from_step << ")";
-    std::cout << ", last loss " << r.last_loss;
+    if (!std::isnan(r.last_loss)) std::cout << ", last loss " << r.last_loss;
     if (!std::isnan(r.eval_loss)) std::cout << ", eval loss " << r.eval_loss;
     std::cout << ", rows " << r.train_rows << " (skipped " << r.skipped_rows << ", truncated " << r.truncated_rows
               << ")\nfinal checkpoint: " << r.final_dir << "\n";

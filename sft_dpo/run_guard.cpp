@@ -1,0 +1,267 @@
+#include "sft_dpo/run_guard.h"
+
+#include <chrono>
+#include <ctime>
+#include <filesystem>
+#include <set>
+
+#include "core/config/schema.h"
+#include "core/error.h"
+#include "core/fs.h"
+#include "learner/train_state.h"
+
+namespace rlvr::sft_dpo {
+namespace fs = std::filesystem;
+namespace {
+
+constexpr const char* kAbsent = "(absent)";
+
+// Walks a config and records every field as "prefix.name" -> text.
+class FlattenVisitor : public core::SchemaVisitor {
+ public:
+  explicit FlattenVisitor(std::map<std::string, std::string>& out) : out_(out) {}
+
+  void field(const char* name, bool& value, const char*) override { put(name, value ? "true" : "false"); }
+  void field(const char* name, int64_t& value, const char*, core::Range) override {
+    put(name, std::to_string(value));
+  }
+  void field(const char* name, double& value, const char*, core::Range) override {
+    put(name, fmt::format("{}", value));
+  }
+  void field(const char* name, std::string& value, const char*) override { put(name, value); }
+  void field(const char* name, std::vector<std::string>& value, const char*) override {
+    put(name, nlohmann::json(value).dump());
+  }
+  void choice(const char* name, std::string& value, const std::vector<std::string>&, const char*) override {
+    put(name, value);
+  }
+  void section(const char* name, const char*, const std::function<void(SchemaVisitor&)>& body) override {
+    std::string saved = prefix_;
+    prefix_ += std::string(name) + ".";
+    body(*this);
+    prefix_ = saved;
+  }
+  void list(const char* name, const char*, const std::function<size_t()>& size, const std::function<void(size_t)>&,
+            const std::function<void(size_t, SchemaVisitor&)>& element,
+            const std::function<void(SchemaVisitor&)>&) override {
+    std::string saved = prefix_;
+    const size_t n = size();
+    put(name, std::to_string(n) + " items");
+    for (size_t i = 0; i < n; ++i) {
+      prefix_ = saved + fmt::format("{}[{}].", name, i);
+      element(i, *this);
+    }
+    prefix_ = saved;
+  }
+
+ private:
+  void put(const char* name, std::string value) { out_[prefix_ + name] = std::move(value); }
+  std::map<std::string, std::string>& out_;
+  std::string prefix_;
+};
+
+std::string absolute_path(const std::string& p) {
+  if (p.empty()) return p;
+  std::error_code ec;
+  fs::path abs = fs::absolute(p, ec);
+  return (ec ? fs::path(p) : abs).lexically_normal().string();
+}
+
+std::string shorten(const std::string& v) { return v.size() <= 80 ? v : v.substr(0, 77) + "..."; }
+
+std::string utc_now_iso8601() {
+  std::time_t t = std::chrono::system_clock::to_time_t(std::chrono::system_clock::now());
+  std::tm tm{};
+  ::gmtime_r(&t, &tm);
+  char buf[32];
+  std::strftime(buf, sizeof(buf), "%Y-%m-%dT%H:%M:%SZ", &tm);
+  return buf;
+}
+
+// The content hash of `path`, read for config key `key` (named in the error when unreadable).
+std::string hash_for(const char* key, const std::string& path) {
+  try {
+    return core::file_content_hash(path);
+  } catch (const Error& e) {
+    throw Error(fmt::format("{}: {}", key, e.what()));
+  }
+}
+
+const char* kOverwriteHint =
+    "set train.overwrite_output_dir: true to discard it (its checkpoints, metrics and final/) and start "
+    "this run fresh, or choose another run.output_dir";
+
+}  // namespace
+
+nlohmann::json RunFingerprint::to_json() const {
+  return nlohmann::json{{"identity", identity}, {"settings", settings}};
+}
+
+RunFingerprint RunFingerprint::from_json(const nlohmann::json& j, const std::string& source) {
+  RunFingerprint fp;
+  try {
+    fp.identity = j.at("identity").get<std::map<std::string, std::string>>();
+    fp.settings = j.at("settings").get<std::map<std::string, std::string>>();
+  } catch (const nlohmann::json::exception& e) {
+    throw Error(fmt::format("{}: malformed run fingerprint (\"run\"): {}; expected {{\"identity\": {{...}}, "
+                            "\"settings\": {{...}}}} of strings",
+                            source, e.what()));
+  }
+  return fp;
+}
+
+std::map<std::string, std::string> flatten_config(const core::Config& config) {
+  core::Config copy = config;  // visit() takes non-const references
+  std::map<std::string, std::string> out;
+  FlattenVisitor v(out);
+  copy.visit(v);
+  return out;
+}
+
+RunFingerprint fingerprint_run(const core::Config& config) {
+  const auto& tc = config.train;
+  const bool dpo = tc.mode == "dpo";
+  std::map<std::string, std::string> all = flatten_config(config);
+  RunFingerprint fp;
+
+  // Path keys compared as absolute paths (the same file from another working directory).
+  for (const char* key : {"model.path", "model.tokenizer", "train.train_file", "train.eval_file",
+                          "dpo.reference_path", "dpo.reference_cache_dir"}) {
+    all[key] = absolute_path(all[key]);
+  }
+  const std::string tokenizer =
+      config.model.tokenizer.empty() ? config.model.path + "/tokenizer.json" : config.model.tokenizer;
+
+  std::set<std::string> identity_keys = {"model.path",          "model.chat_template", "train.mode",
+                                         "train.max_seq_len",   "train.on_bad_row",    "train.batch_size",
+                                         "train.grad_accum_steps", "train.max_steps",  "run.seed"};
+  if (!dpo) identity_keys.insert("train.packing");
+  if (tc.max_steps == 0) identity_keys.insert("train.num_epochs");
+  if (dpo) identity_keys.insert("dpo.loss");
+  for (const auto& key : identity_keys) fp.identity[key] = all.at(key);
+  fp.identity["model.path (config.json contents)"] = hash_for("model.path", config.model.path + "/config.json");
+  fp.identity["model.tokenizer (contents)"] = hash_for("model.tokenizer", tokenizer);
+  fp.identity["train.train_file (contents)"] = hash_for("train.train_file", tc.train_file);
+  if (dpo) {
+    // An empty reference_path means model.path: compare what is actually used.
+    fp.identity["dpo.reference_path"] =
+        config.dpo.reference_path.empty() ? all.at("model.path") : all.at("dpo.reference_path");
+  }
+
+  // Settings: the rest of what `rlvr train` reads. The switches that only steer this decision
+  // (resume, overwrite_output_dir), the run directory itself and the log level are not part of the run.
+  const std::set<std::string> ignored = {"train.resume", "train.overwrite_output_dir", "run.output_dir",
+                                         "run.log_level", "dpo.reference_path"};
+  std::vector<std::string> sections = {"run.", "model.", "train.", "optim."};
+  if (dpo) sections.push_back("dpo.");
+  for (const auto& [key, value] : all) {
+    bool in_section = false;
+    for (const auto& s : sections) in_section = in_section || key.rfind(s, 0) == 0;
+    if (!in_section || identity_keys.count(key) || ignored.count(key)) continue;
+    if (key == "train.packing" || key == "train.num_epochs") continue;  // not used by this run
+    fp.settings[key] = value;
+  }
+  if (!tc.eval_file.empty()) fp.settings["train.eval_file (contents)"] = hash_for("train.eval_file", tc.eval_file);
+  return fp;
+}
+
+std::vector<ConfigChange> diff_values(const std::map<std::string, std::string>& before,
+                                      const std::map<std::string, std::string>& after) {
+  std::vector<ConfigChange> out;
+  std::set<std::string> keys;
+  for (const auto& kv : before) keys.insert(kv.first);
+  for (const auto& kv : after) keys.insert(kv.first);
+  for (const auto& key : keys) {
+    auto b = before.find(key), a = after.find(key);
+    std::string bv = b == before.end() ? kAbsent : b->second;
+    std::string av = a == after.end() ? kAbsent : a->second;
+    if (bv != av) out.push_back({key, bv, av});
+  }
+  return out;
+}
+
+std::string describe_changes(const std::vector<ConfigChange>& changes) {
+  std::string out;
+  for (const auto& c : changes) {
+    if (!out.empty()) out += "; ";
+    out += fmt::format("{}: {} -> {}", c.key, shorten(c.before), shorten(c.after));
+  }
+  return out;
+}
+
+StartPlan plan_start(const core::Config& config, const RunFingerprint& fingerprint) {
+  const auto& tc = config.train;
+  const std::string& dir = config.run.output_dir;
+  const std::string ckpt_dir = dir + "/checkpoints";
+  const std::string final_dir = dir + "/final";
+  StartPlan plan;
+  std::error_code ec;
+  auto latest = learner::latest_training_checkpoint(ckpt_dir);
+  if (!latest) {
+    if (fs::exists(final_dir, ec)) {
+      if (!tc.overwrite_output_dir) {
+        throw Error(fmt::format("{}: holds the final/ model of an earlier run but no checkpoint to compare this "
+                                "config with; refusing to replace it",
+                                dir),
+                    kOverwriteHint);
+      }
+      plan.discard_existing = true;
+      plan.discard_reason = "it holds an earlier run's final/ and train.overwrite_output_dir is true";
+    }
+    return plan;
+  }
+
+  const learner::TrainProgress prev = learner::read_training_progress(*latest);
+  const bool finished = prev.step >= prev.total_steps;
+  const std::string what = fmt::format("{} run (checkpoint {} at step {}/{})", finished ? "a finished" : "an unfinished",
+                                       *latest, prev.step, prev.total_steps);
+  if (!tc.resume) {
+    if (!tc.overwrite_output_dir) {
+      throw Error(fmt::format("{}: holds {}; train.resume is false, and starting over would delete it", dir, what),
+                  kOverwriteHint);
+    }
+    plan.discard_existing = true;
+    plan.discard_reason = "train.resume is false and train.overwrite_output_dir is true";
+    return plan;
+  }
+  if (prev.run.empty()) {
+    plan.resume_from = *latest;
+    plan.unverified = true;
+    return plan;
+  }
+  const RunFingerprint old = RunFingerprint::from_json(prev.run, *latest + "/state.json");
+  const auto identity_changes = diff_values(old.identity, fingerprint.identity);
+  if (!identity_changes.empty()) {
+    const std::string changes = describe_changes(identity_changes);
+    if (!tc.overwrite_output_dir) {
+      throw Error(fmt::format("{}: holds {} that differs from this config in what defines a run ({}); resuming "
+                              "it would mix the two runs",
+                              dir, what, changes),
+                  kOverwriteHint);
+    }
+    plan.discard_existing = true;
+    plan.discard_reason = fmt::format("it holds a different run ({}) and train.overwrite_output_dir is true", changes);
+    return plan;
+  }
+  plan.resume_from = *latest;
+  plan.changes = diff_values(old.settings, fingerprint.settings);
+  return plan;
+}
+
+void record_resume(const std::string& output_dir, const StartPlan& plan, int64_t step,
+                   const std::string& previous_config_yaml, const std::string& config_yaml) {
+  RLVR_ASSERT(plan.resume_from.has_value());
+  nlohmann::ordered_json rec;
+  rec["time"] = utc_now_iso8601();
+  rec["step"] = step;
+  rec["checkpoint"] = *plan.resume_from;
+  rec["verified"] = !plan.unverified;
+  rec["changes"] = nlohmann::json::array();
+  for (const auto& c : plan.changes) rec["changes"].push_back({{"key", c.key}, {"old", c.before}, {"new", c.after}});
+  if (!previous_config_yaml.empty() && previous_config_yaml != config_yaml) {
+    rec["previous_config"] = previous_config_yaml;
+  }
+  core::append_line(output_dir + "/resumes.jsonl", rec.dump());
+}
+
+}  // namespace rlvr::sft_dpo
