@@ -12,6 +12,8 @@
 #include <sstream>
 #include <vector>
 
+#include <xxhash.h>
+
 #include "core/error.h"
 #include "core/log.h"
 
@@ -195,92 +197,22 @@ void replace_dir_atomic(const std::string& tmp_dir, const std::string& final_dir
   detail::replace_dir_with_two_renames(tmp_dir, final_dir);
 }
 
-// --- Content hash (XXH64, https://github.com/Cyan4973/xxHash/blob/dev/doc/xxhash_spec.md) ---
+// --- Content hash: XXH64 from Debian's libxxhash (xxhash.h) ---
 
 namespace {
 
-constexpr uint64_t kP1 = 0x9E3779B185EBCA87ULL;
-constexpr uint64_t kP2 = 0xC2B2AE3D27D4EB4FULL;
-constexpr uint64_t kP3 = 0x165667B19E3779F9ULL;
-constexpr uint64_t kP4 = 0x85EBCA77C2B2AE63ULL;
-constexpr uint64_t kP5 = 0x27D4EB2F165667C5ULL;
-
-inline uint64_t rotl(uint64_t x, int r) { return (x << r) | (x >> (64 - r)); }
-inline uint64_t read64(const unsigned char* p) {
-  uint64_t v;
-  std::memcpy(&v, p, 8);  // little-endian hosts only (x86-64, aarch64)
-  return v;
-}
-inline uint32_t read32(const unsigned char* p) {
-  uint32_t v;
-  std::memcpy(&v, p, 4);
-  return v;
-}
-inline uint64_t xxh_round(uint64_t acc, uint64_t input) { return rotl(acc + input * kP2, 31) * kP1; }
-inline uint64_t merge_round(uint64_t acc, uint64_t v) { return (acc ^ xxh_round(0, v)) * kP1 + kP4; }
-
-// Streaming XXH64 with seed 0.
-class Xxh64 {
- public:
-  void update(const void* data, size_t size) {
-    const auto* p = static_cast<const unsigned char*>(data);
-    total_ += size;
-    if (buffered_ + size < 32) {
-      std::memcpy(buf_ + buffered_, p, size);
-      buffered_ += size;
-      return;
-    }
-    if (buffered_ > 0) {
-      size_t fill = 32 - buffered_;
-      std::memcpy(buf_ + buffered_, p, fill);
-      stripe(buf_);
-      p += fill;
-      size -= fill;
-      buffered_ = 0;
-    }
-    while (size >= 32) {
-      stripe(p);
-      p += 32;
-      size -= 32;
-    }
-    std::memcpy(buf_, p, size);
-    buffered_ = size;
+// The streaming state of libxxhash, freed on every path.
+struct Xxh64 {
+  Xxh64() : state(XXH64_createState()) {
+    if (state == nullptr) throw Error("content hash: out of memory");
+    XXH64_reset(state, 0);
   }
-
-  uint64_t digest() const {
-    uint64_t h;
-    if (total_ >= 32) {
-      h = rotl(v_[0], 1) + rotl(v_[1], 7) + rotl(v_[2], 12) + rotl(v_[3], 18);
-      for (uint64_t v : v_) h = merge_round(h, v);
-    } else {
-      h = kP5;
-    }
-    h += total_;
-    const unsigned char* p = buf_;
-    size_t n = buffered_;
-    for (; n >= 8; p += 8, n -= 8) h = rotl(h ^ xxh_round(0, read64(p)), 27) * kP1 + kP4;
-    if (n >= 4) {
-      h = rotl(h ^ (static_cast<uint64_t>(read32(p)) * kP1), 23) * kP2 + kP3;
-      p += 4;
-      n -= 4;
-    }
-    for (; n > 0; ++p, --n) h = rotl(h ^ (*p * kP5), 11) * kP1;
-    h ^= h >> 33;
-    h *= kP2;
-    h ^= h >> 29;
-    h *= kP3;
-    h ^= h >> 32;
-    return h;
-  }
-
- private:
-  void stripe(const unsigned char* p) {
-    for (int i = 0; i < 4; ++i) v_[i] = xxh_round(v_[i], read64(p + 8 * i));
-  }
-  uint64_t v_[4] = {kP1 + kP2, kP2, 0, 0 - kP1};
-  unsigned char buf_[32];
-  size_t buffered_ = 0;
-  uint64_t total_ = 0;
+  ~Xxh64() { XXH64_freeState(state); }
+  Xxh64(const Xxh64&) = delete;
+  Xxh64& operator=(const Xxh64&) = delete;
+  void update(const void* data, size_t size) { XXH64_update(state, data, size); }
+  uint64_t digest() const { return XXH64_digest(state); }
+  XXH64_state_t* state;
 };
 
 }  // namespace
