@@ -15,6 +15,7 @@
 
 #include "actors/prompts.h"
 #include "actors/sampler.h"
+#include "core/fs.h"
 
 namespace rlvr::actors {
 
@@ -26,14 +27,14 @@ nlohmann::json sample_record(const Sample& s, const PromptRow& row, int64_t prom
 std::string json_line(const nlohmann::json& j);
 
 // Writes numbered lines (0, 1, 2, ...) to `<path>.partial` in number order as soon as every
-// earlier line is there, whatever order they arrive in, and renames the file to `path` in
-// finish(). A crash or an error leaves the lines written so far in `<path>.partial`; nothing
-// else is kept in memory but lines that arrived ahead of a missing one. Not thread-safe.
+// earlier line is there, whatever order they arrive in, and publishes the file as `path` in
+// finish() (core::AtomicFileWriter: fsync + rename). A crash or an error keeps the lines written
+// so far in `<path>.partial`; nothing else is kept in memory but lines that arrived ahead of a
+// missing one. Not thread-safe.
 class OrderedLineWriter {
  public:
   // Creates (truncates) `<path>.partial`. Throws rlvr::Error naming the path on failure.
-  explicit OrderedLineWriter(std::string path);
-  ~OrderedLineWriter();
+  explicit OrderedLineWriter(const std::string& path);
   OrderedLineWriter(const OrderedLineWriter&) = delete;
   OrderedLineWriter& operator=(const OrderedLineWriter&) = delete;
 
@@ -41,18 +42,15 @@ class OrderedLineWriter {
   // Throws rlvr::Error when a write fails.
   void add(int64_t index, std::string text);
 
-  // REQUIRES: every index in [0, n) was added. Flushes, fsyncs and renames `<path>.partial` to
-  // `path` (atomic replace). Throws rlvr::Error naming the index of a missing line or on I/O failure.
+  // REQUIRES: every index in [0, n) was added. Publishes the file at `path`. Throws rlvr::Error
+  // naming the index of a missing line, or on I/O failure.
   void finish(int64_t n);
 
   int64_t written() const { return next_; }
-  const std::string& partial_path() const { return partial_; }
+  const std::string& partial_path() const { return out_.temp_path(); }
 
  private:
-  void write_all(const std::string& text);
-
-  std::string path_, partial_;
-  int fd_ = -1;
+  core::AtomicFileWriter out_;
   int64_t next_ = 0;                       // next line number to write
   std::map<int64_t, std::string> waiting_; // lines that arrived early
 };

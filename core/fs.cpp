@@ -51,9 +51,10 @@ void fsync_dir(const std::string& dir) {
 
 // --- Atomic files ---
 
-AtomicFileWriter::AtomicFileWriter(const std::string& path) : path_(path) {
+AtomicFileWriter::AtomicFileWriter(const std::string& path, Options options)
+    : path_(path), keep_partial_(options.keep_partial) {
   make_dirs(fs::path(path).parent_path().string());
-  tmp_ = path + ".tmp." + std::to_string(::getpid());
+  tmp_ = options.temp_path.empty() ? path + ".tmp." + std::to_string(::getpid()) : options.temp_path;
   fd_ = ::open(tmp_.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
   if (fd_ < 0) throw Error(fmt::format("{}: cannot create temp file: {}", tmp_, std::strerror(errno)));
 }
@@ -61,7 +62,7 @@ AtomicFileWriter::AtomicFileWriter(const std::string& path) : path_(path) {
 AtomicFileWriter::~AtomicFileWriter() {
   if (fd_ >= 0) {
     ::close(fd_);
-    ::unlink(tmp_.c_str());
+    if (!keep_partial_) ::unlink(tmp_.c_str());
   }
 }
 

@@ -27,8 +27,17 @@ std::string read_file(const std::string& path);
 // file and leaves `path` untouched. Not thread-safe; one writer per path at a time.
 class AtomicFileWriter {
  public:
+  // Where the bytes go before commit() and what happens to them when the writer is abandoned.
+  struct Options {
+    // The temp file; empty means `<path>.tmp.<pid>`.
+    std::string temp_path;
+    // Keep the temp file when the writer is destroyed without commit(), so that a long
+    // streamed output (rlvr generate's `<out>.partial`) keeps what was written before an error.
+    bool keep_partial = false;
+  };
   // Creates missing parent directories and the temp file. Throws rlvr::Error naming the path.
-  explicit AtomicFileWriter(const std::string& path);
+  explicit AtomicFileWriter(const std::string& path) : AtomicFileWriter(path, Options{}) {}
+  AtomicFileWriter(const std::string& path, Options options);
   ~AtomicFileWriter();
   AtomicFileWriter(const AtomicFileWriter&) = delete;
   AtomicFileWriter& operator=(const AtomicFileWriter&) = delete;
@@ -42,10 +51,12 @@ class AtomicFileWriter {
   void commit();
 
   const std::string& path() const { return path_; }
+  const std::string& temp_path() const { return tmp_; }
 
  private:
   [[noreturn]] void fail(const char* what);
   std::string path_, tmp_;
+  bool keep_partial_ = false;
   int fd_ = -1;
 };
 

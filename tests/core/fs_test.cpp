@@ -74,6 +74,18 @@ TEST(AtomicFileWriter, StreamsToATempFileAndPublishesOnCommit) {
   EXPECT_EQ(entries_of(dir.path()), std::vector<std::string>{"model.bin"});
 }
 
+TEST(AtomicFileWriter, KeepPartialLeavesANamedTempFileWhenAbandoned) {
+  TempDir dir;
+  const std::string p = dir.path() + "/out.jsonl";
+  {
+    AtomicFileWriter w(p, AtomicFileWriter::Options{p + ".partial", /*keep_partial=*/true});
+    EXPECT_EQ(w.temp_path(), p + ".partial");
+    w.write("done so far\n");
+  }
+  EXPECT_EQ(read_file(p + ".partial"), "done so far\n");
+  EXPECT_FALSE(std::filesystem::exists(p));
+}
+
 TEST(AtomicFileWriter, AbandonedWriterRemovesItsTempFileAndKeepsTheOldFile) {
   TempDir dir;
   std::string p = dir.write("model.bin", "old");
