@@ -5,7 +5,7 @@
 //   <dir>/logs/rlvr.log   the log (console + file)
 //   <dir>/checkpoints/    written by the stages
 // and, from `rlvr train` (sft_dpo/trainer.h): final/, summary.json (run.name, steps, losses) and
-// resumes.jsonl (one record per resume; sft_dpo/run_guard.h).
+// resumes.jsonl (one record per resume; learner/run_guard.h).
 #pragma once
 
 #include <cstdint>

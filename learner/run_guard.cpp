@@ -1,4 +1,4 @@
-#include "sft_dpo/run_guard.h"
+#include "learner/run_guard.h"
 
 #include <chrono>
 #include <ctime>
@@ -10,7 +10,7 @@
 #include "core/fs.h"
 #include "learner/train_state.h"
 
-namespace rlvr::sft_dpo {
+namespace rlvr::learner {
 namespace fs = std::filesystem;
 namespace {
 
@@ -60,13 +60,6 @@ class FlattenVisitor : public core::SchemaVisitor {
   std::string prefix_;
 };
 
-std::string absolute_path(const std::string& p) {
-  if (p.empty()) return p;
-  std::error_code ec;
-  fs::path abs = fs::absolute(p, ec);
-  return (ec ? fs::path(p) : abs).lexically_normal().string();
-}
-
 std::string shorten(const std::string& v) { return v.size() <= 80 ? v : v.substr(0, 77) + "..."; }
 
 std::string utc_now_iso8601() {
@@ -78,20 +71,27 @@ std::string utc_now_iso8601() {
   return buf;
 }
 
-// The content hash of `path`, read for config key `key` (named in the error when unreadable).
-std::string hash_for(const char* key, const std::string& path) {
+std::string overwrite_hint(const std::string& prefix) {
+  return fmt::format("set {}.overwrite_output_dir: true to discard it (its checkpoints, metrics and final/) and "
+                     "start this run fresh, or choose another run.output_dir", prefix);
+}
+
+}  // namespace
+
+std::string absolute_path(const std::string& p) {
+  if (p.empty()) return p;
+  std::error_code ec;
+  fs::path abs = fs::absolute(p, ec);
+  return (ec ? fs::path(p) : abs).lexically_normal().string();
+}
+
+std::string hash_file_for(const std::string& key, const std::string& path) {
   try {
     return core::file_content_hash(path);
   } catch (const Error& e) {
     throw Error(fmt::format("{}: {}", key, e.what()));
   }
 }
-
-const char* kOverwriteHint =
-    "set train.overwrite_output_dir: true to discard it (its checkpoints, metrics and final/) and start "
-    "this run fresh, or choose another run.output_dir";
-
-}  // namespace
 
 nlohmann::json RunFingerprint::to_json() const {
   return nlohmann::json{{"identity", identity}, {"settings", settings}};
@@ -118,53 +118,6 @@ std::map<std::string, std::string> flatten_config(const core::Config& config) {
   return out;
 }
 
-RunFingerprint fingerprint_run(const core::Config& config) {
-  const auto& tc = config.train;
-  const bool dpo = tc.mode == "dpo";
-  std::map<std::string, std::string> all = flatten_config(config);
-  RunFingerprint fp;
-
-  // Path keys compared as absolute paths (the same file from another working directory).
-  for (const char* key : {"model.path", "model.tokenizer", "train.train_file", "train.eval_file",
-                          "dpo.reference_path", "dpo.reference_cache_dir"}) {
-    all[key] = absolute_path(all[key]);
-  }
-  const std::string tokenizer =
-      config.model.tokenizer.empty() ? config.model.path + "/tokenizer.json" : config.model.tokenizer;
-
-  std::set<std::string> identity_keys = {"model.path",          "model.chat_template", "train.mode",
-                                         "train.max_seq_len",   "train.on_bad_row",    "train.batch_size",
-                                         "train.grad_accum_steps", "train.max_steps",  "run.seed"};
-  if (!dpo) identity_keys.insert("train.packing");
-  if (tc.max_steps == 0) identity_keys.insert("train.num_epochs");
-  if (dpo) identity_keys.insert("dpo.loss");
-  for (const auto& key : identity_keys) fp.identity[key] = all.at(key);
-  fp.identity["model.path (config.json contents)"] = hash_for("model.path", config.model.path + "/config.json");
-  fp.identity["model.tokenizer (contents)"] = hash_for("model.tokenizer", tokenizer);
-  fp.identity["train.train_file (contents)"] = hash_for("train.train_file", tc.train_file);
-  if (dpo) {
-    // An empty reference_path means model.path: compare what is actually used.
-    fp.identity["dpo.reference_path"] =
-        config.dpo.reference_path.empty() ? all.at("model.path") : all.at("dpo.reference_path");
-  }
-
-  // Settings: the rest of what `rlvr train` reads. The switches that only steer this decision
-  // (resume, overwrite_output_dir), the run directory itself and the log level are not part of the run.
-  const std::set<std::string> ignored = {"train.resume", "train.overwrite_output_dir", "run.output_dir",
-                                         "run.log_level", "dpo.reference_path"};
-  std::vector<std::string> sections = {"run.", "model.", "train.", "optim."};
-  if (dpo) sections.push_back("dpo.");
-  for (const auto& [key, value] : all) {
-    bool in_section = false;
-    for (const auto& s : sections) in_section = in_section || key.rfind(s, 0) == 0;
-    if (!in_section || identity_keys.count(key) || ignored.count(key)) continue;
-    if (key == "train.packing" || key == "train.num_epochs") continue;  // not used by this run
-    fp.settings[key] = value;
-  }
-  if (!tc.eval_file.empty()) fp.settings["train.eval_file (contents)"] = hash_for("train.eval_file", tc.eval_file);
-  return fp;
-}
-
 std::vector<ConfigChange> diff_values(const std::map<std::string, std::string>& before,
                                       const std::map<std::string, std::string>& after) {
   std::vector<ConfigChange> out;
@@ -189,39 +142,40 @@ std::string describe_changes(const std::vector<ConfigChange>& changes) {
   return out;
 }
 
-StartPlan plan_start(const core::Config& config, const RunFingerprint& fingerprint) {
-  const auto& tc = config.train;
-  const std::string& dir = config.run.output_dir;
+StartPlan plan_start(const StartOptions& options, const RunFingerprint& fingerprint) {
+  const std::string& dir = options.output_dir;
+  const std::string hint = overwrite_hint(options.key_prefix);
   const std::string ckpt_dir = dir + "/checkpoints";
   const std::string final_dir = dir + "/final";
   StartPlan plan;
   std::error_code ec;
-  auto latest = learner::latest_training_checkpoint(ckpt_dir);
+  auto latest = latest_training_checkpoint(ckpt_dir);
   if (!latest) {
     if (fs::exists(final_dir, ec)) {
-      if (!tc.overwrite_output_dir) {
+      if (!options.overwrite_output_dir) {
         throw Error(fmt::format("{}: holds the final/ model of an earlier run but no checkpoint to compare this "
                                 "config with; refusing to replace it",
                                 dir),
-                    kOverwriteHint);
+                    hint);
       }
       plan.discard_existing = true;
-      plan.discard_reason = "it holds an earlier run's final/ and train.overwrite_output_dir is true";
+      plan.discard_reason = fmt::format("it holds an earlier run's final/ and {}.overwrite_output_dir is true", options.key_prefix);
     }
     return plan;
   }
 
-  const learner::TrainProgress prev = learner::read_training_progress(*latest);
+  const TrainProgress prev = read_training_progress(*latest);
   const bool finished = prev.step >= prev.total_steps;
   const std::string what = fmt::format("{} run (checkpoint {} at step {}/{})", finished ? "a finished" : "an unfinished",
                                        *latest, prev.step, prev.total_steps);
-  if (!tc.resume) {
-    if (!tc.overwrite_output_dir) {
-      throw Error(fmt::format("{}: holds {}; train.resume is false, and starting over would delete it", dir, what),
-                  kOverwriteHint);
+  if (!options.resume) {
+    if (!options.overwrite_output_dir) {
+      throw Error(fmt::format("{}: holds {}; {}.resume is false, and starting over would delete it", dir, what,
+                              options.key_prefix),
+                  hint);
     }
     plan.discard_existing = true;
-    plan.discard_reason = "train.resume is false and train.overwrite_output_dir is true";
+    plan.discard_reason = fmt::format("{0}.resume is false and {0}.overwrite_output_dir is true", options.key_prefix);
     return plan;
   }
   if (prev.run.empty()) {
@@ -233,14 +187,14 @@ StartPlan plan_start(const core::Config& config, const RunFingerprint& fingerpri
   const auto identity_changes = diff_values(old.identity, fingerprint.identity);
   if (!identity_changes.empty()) {
     const std::string changes = describe_changes(identity_changes);
-    if (!tc.overwrite_output_dir) {
+    if (!options.overwrite_output_dir) {
       throw Error(fmt::format("{}: holds {} that differs from this config in what defines a run ({}); resuming "
                               "it would mix the two runs",
                               dir, what, changes),
-                  kOverwriteHint);
+                  hint);
     }
     plan.discard_existing = true;
-    plan.discard_reason = fmt::format("it holds a different run ({}) and train.overwrite_output_dir is true", changes);
+    plan.discard_reason = fmt::format("it holds a different run ({}) and {}.overwrite_output_dir is true", changes, options.key_prefix);
     return plan;
   }
   plan.resume_from = *latest;
@@ -264,4 +218,4 @@ void record_resume(const std::string& output_dir, const StartPlan& plan, int64_t
   core::append_line(output_dir + "/resumes.jsonl", rec.dump());
 }
 
-}  // namespace rlvr::sft_dpo
+}  // namespace rlvr::learner

@@ -1,7 +1,9 @@
-// Which run a run directory holds, and whether `rlvr train` may resume it, replace it or must
-// refuse. Torch-free.
+// Which run a run directory holds, and whether a training mode (`rlvr train`, the RL learner) may
+// resume it, replace it or must refuse. Torch-free. Each mode builds its own fingerprint (which
+// keys define a run); the decision and the records are shared.
 //
-// Every checkpoint stores a fingerprint of its run (state.json "run", learner/train_state.h):
+// Every checkpoint stores a fingerprint of its run (state.json "run", learner/train_state.h).
+// For `rlvr train` (sft_dpo/train_fingerprint.h):
 //   identity  the keys that define WHICH run this is: the contents of the training data file,
 //             the tokenizer and the model's config.json (a streamed XXH64 each), model.path,
 //             model.chat_template, train.mode, train.max_seq_len, train.packing (sft),
@@ -25,7 +27,7 @@
 
 #include "core/config/config.h"
 
-namespace rlvr::sft_dpo {
+namespace rlvr::learner {
 
 // A run's fingerprint (see the file comment). Plain value type.
 struct RunFingerprint {
@@ -41,9 +43,12 @@ struct RunFingerprint {
 // round-trip form, lists as JSON arrays, list items as "section.list[i].key").
 std::map<std::string, std::string> flatten_config(const core::Config& config);
 
-// The fingerprint of `config`: hashes the data files, the tokenizer and model.path/config.json
-// (streamed, constant memory). Throws rlvr::Error naming a file that cannot be read.
-RunFingerprint fingerprint_run(const core::Config& config);
+// The content hash of `path`, read for config key `key` (named in the error when it cannot be
+// read): a streamed XXH64 (core::file_content_hash).
+std::string hash_file_for(const std::string& key, const std::string& path);
+
+// `p` as an absolute, normalized path ("" stays "").
+std::string absolute_path(const std::string& p);
 
 // One changed key. `before` / `after` are "(absent)" when the key exists on one side only.
 struct ConfigChange {
@@ -72,15 +77,23 @@ struct StartPlan {
   std::string discard_reason;
 };
 
+// The switches of a mode that steer plan_start, and the config key prefix named in hints.
+struct StartOptions {
+  std::string output_dir;
+  bool resume = true;
+  bool overwrite_output_dir = false;
+  std::string key_prefix = "train";  // "train" -> hints name train.resume / train.overwrite_output_dir
+};
+
 // Decides from <output_dir>/checkpoints (newest state.json only) and <output_dir>/final:
-//   - a checkpoint of the same run and train.resume: resume (settings changes listed);
-//   - a checkpoint of another run, or train.resume false with any checkpoint, or a final/ without
+//   - a checkpoint of the same run and resume: resume (settings changes listed);
+//   - a checkpoint of another run, or resume false with any checkpoint, or a final/ without
 //     checkpoints: refused with rlvr::Error naming the directory and what differs, plus a hint
-//     (train.overwrite_output_dir: true or another run.output_dir), unless
-//     train.overwrite_output_dir is set, which plans a fresh start that discards the old run;
+//     (<prefix>.overwrite_output_dir: true or another run.output_dir), unless
+//     overwrite_output_dir is set, which plans a fresh start that discards the old run;
 //   - nothing there: a fresh start.
 // Reads only; changes nothing on disk. Throws rlvr::Error for a corrupt state.json too.
-StartPlan plan_start(const core::Config& config, const RunFingerprint& fingerprint);
+StartPlan plan_start(const StartOptions& options, const RunFingerprint& fingerprint);
 
 // Appends the record of a resume to <output_dir>/resumes.jsonl:
 // {"time" (UTC, ISO 8601), "step", "checkpoint", "changes": [{"key", "old", "new"}],
@@ -89,4 +102,4 @@ StartPlan plan_start(const core::Config& config, const RunFingerprint& fingerpri
 void record_resume(const std::string& output_dir, const StartPlan& plan, int64_t step,
                    const std::string& previous_config_yaml, const std::string& config_yaml);
 
-}  // namespace rlvr::sft_dpo
+}  // namespace rlvr::learner

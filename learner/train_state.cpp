@@ -99,7 +99,8 @@ std::optional<std::string> latest_training_checkpoint(const std::string& checkpo
 
 std::string save_training_checkpoint(const std::string& checkpoints_dir, torch::nn::Module& model,
                                      const core::TransformerConfig& config, const Optimizer& optimizer,
-                                     const TrainProgress& progress, int64_t keep) {
+                                     const TrainProgress& progress, int64_t keep,
+                                     const std::function<void(const std::string& dir)>& write_extra) {
   RLVR_ASSERT(keep >= 1);
   core::make_dirs(checkpoints_dir);
   const std::string final_dir = checkpoints_dir + "/" + step_dir_name(progress.step);
@@ -124,6 +125,7 @@ std::string save_training_checkpoint(const std::string& checkpoints_dir, torch::
   core::save_checkpoint(model, config, tmp_dir, save);
   core::write_file_atomic(tmp_dir + "/optimizer.bin", optimizer.save());
   core::write_file_atomic(tmp_dir + "/rng.bin", save_rng());
+  if (write_extra) write_extra(tmp_dir);
   nlohmann::ordered_json state;
   state["magic"] = kMagic;
   state["version"] = kVersion;
@@ -177,8 +179,12 @@ TrainProgress load_training_checkpoint(const std::string& dir, torch::nn::Module
   TrainProgress p = read_training_progress(dir);
   core::load_weights(model, dir);
   optimizer.load(core::read_file(dir + "/optimizer.bin"), dir + "/optimizer.bin");
-  RLVR_CHECK(optimizer.steps_taken() == p.step, "{}: optimizer state is at step {}, state.json at step {}", dir,
-             optimizer.steps_taken(), p.step);
+  int64_t expected_steps = p.step;
+  if (p.extra.is_object() && p.extra.contains("optimizer_steps") && p.extra["optimizer_steps"].is_number_integer()) {
+    expected_steps = p.extra["optimizer_steps"].get<int64_t>();
+  }
+  RLVR_CHECK(optimizer.steps_taken() == expected_steps,
+             "{}: optimizer state is at step {}, state.json says {}", dir, optimizer.steps_taken(), expected_steps);
   load_rng(dir + "/rng.bin");
   return p;
 }

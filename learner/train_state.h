@@ -13,6 +13,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <string>
 #include <vector>
@@ -48,9 +49,14 @@ struct TrainProgress {
 // `optimizer` and `progress` to <checkpoints_dir>/step-<progress.step>/ and deletes the oldest
 // checkpoints so that at most `keep` (>= 1) remain. Returns the checkpoint directory.
 // Throws rlvr::Error on I/O failure (the previous checkpoints are then untouched).
+// `write_extra`, when given, writes more files into the checkpoint's temp directory before
+// state.json (the RL learner's critic/ and its optimizer), so they move into place with it.
+// progress.extra["optimizer_steps"], when present, is the optimizer's step count (modes with
+// several optimizer steps per `step`, like the RL learner); otherwise it equals progress.step.
 std::string save_training_checkpoint(const std::string& checkpoints_dir, torch::nn::Module& model,
                                      const core::TransformerConfig& config, const Optimizer& optimizer,
-                                     const TrainProgress& progress, int64_t keep);
+                                     const TrainProgress& progress, int64_t keep,
+                                     const std::function<void(const std::string& dir)>& write_extra = {});
 
 // The step-* checkpoint directories in `checkpoints_dir`, oldest first (missing dir: none).
 std::vector<std::string> list_training_checkpoints(const std::string& checkpoints_dir);

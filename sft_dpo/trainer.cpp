@@ -7,7 +7,7 @@
 // gradient does not depend on how the step is split. The position (epoch, offset) is part of
 // every checkpoint, which makes a resumed run identical to an uninterrupted one.
 //
-// Before anything is written, sft_dpo/run_guard.h decides whether run.output_dir holds this run
+// Before anything is written, sft_dpo/train_fingerprint.h + learner/run_guard.h decide whether run.output_dir holds this run
 // (resume), nothing or a run that may be discarded (fresh start), or a run that must not be
 // touched (refused). A non-finite loss or gradient stops the run before the optimizer step.
 #include "sft_dpo/trainer.h"
@@ -35,7 +35,7 @@
 #include "sft_dpo/data.h"
 #include "sft_dpo/losses.h"
 #include "sft_dpo/reference_cache.h"
-#include "sft_dpo/run_guard.h"
+#include "sft_dpo/train_fingerprint.h"
 
 namespace rlvr::sft_dpo {
 namespace fs = std::filesystem;
@@ -242,7 +242,7 @@ void remove_partial_outputs(const std::string& output_dir) {
 
 // Fresh start: delete what belongs to an earlier run (everything a run writes but config.yaml,
 // logs/ and the reference cache, which are keyed or rewritten). final/ only when `discard`.
-void clear_previous_run(const std::string& output_dir, const StartPlan& plan) {
+void clear_previous_run(const std::string& output_dir, const learner::StartPlan& plan) {
   const std::string ckpt_dir = output_dir + "/checkpoints";
   auto old = learner::list_training_checkpoints(ckpt_dir);
   std::error_code ec;
@@ -286,8 +286,8 @@ TrainResult run(const core::Config& config) {
       config.model.tokenizer.empty() ? config.model.path + "/tokenizer.json" : config.model.tokenizer;
 
   // Decide what to do with the run directory before writing anything into it.
-  const RunFingerprint fingerprint = fingerprint_run(config);
-  const StartPlan plan = plan_start(config, fingerprint);
+  const learner::RunFingerprint fingerprint = fingerprint_run(config);
+  const learner::StartPlan plan = plan_start(config, fingerprint);
   std::string previous_config;
   if (plan.resume_from && fs::exists(out_dir + "/config.yaml")) previous_config = core::read_file(out_dir + "/config.yaml");
   const std::string config_yaml = core::config_to_yaml(config);
@@ -302,7 +302,7 @@ TrainResult run(const core::Config& config) {
                   *plan.resume_from);
   } else if (!plan.changes.empty()) {
     RLVR_LOG_WARN("resuming {} with changed settings: {} (recorded in {}/resumes.jsonl)", *plan.resume_from,
-                  describe_changes(plan.changes), out_dir);
+                  learner::describe_changes(plan.changes), out_dir);
   }
   core::Tokenizer tokenizer = core::Tokenizer::from_file(tokenizer_path);
   core::CausalLM model = core::load_causal_lm(config.model.path, precision.device, c10::kFloat);
@@ -364,7 +364,7 @@ TrainResult run(const core::Config& config) {
                   "set train.overwrite_output_dir: true to start fresh, or choose another run.output_dir");
     }
     result.resumed_from_step = progress.step;
-    record_resume(out_dir, plan, progress.step, previous_config, config_yaml);
+    learner::record_resume(out_dir, plan, progress.step, previous_config, config_yaml);
     RLVR_LOG_INFO("resumed from {} (step {}/{})", *plan.resume_from, progress.step, total_steps);
   } else {
     clear_previous_run(out_dir, plan);

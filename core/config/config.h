@@ -74,7 +74,7 @@ struct ExternalVerifierConfig {
 // Reward computation shared by `rlvr verify`, `rlvr eval` and the RL stage.
 struct VerifiersConfig {
   double verification_reward = 10.0;
-  int64_t max_input_bytes = 65536;
+  int64_t max_input_bytes = 4194304;
   std::vector<ExternalVerifierConfig> external;
 
   void visit(SchemaVisitor& v) {
@@ -82,7 +82,10 @@ struct VerifiersConfig {
             "Reward for a fully correct answer; reward = score x this (TULU 3 uses 10).",
             at_least(0));
     v.field("max_input_bytes", max_input_bytes,
-            "Bytes of a response a verifier reads; longer responses are cut to this.",
+            "Input bound of the verifiers (4 MiB): gsm8k and math read the last this many bytes "
+            "after removing <think> sections; ifeval, ifeval_old and external verifiers score a "
+            "longer response (external: also prompt or ground_truth) 0 as an error instead of "
+            "checking part of it.",
             Range{1, 64.0 * 1024 * 1024});
     v.list("external", external, "External verifiers, each a child process (see docs/VERIFIERS.md).");
   }
@@ -220,6 +223,145 @@ struct GenerationConfig {
   }
 };
 
+// KL penalty against the frozen reference policy (rl.kl).
+struct KlConfig {
+  double coef = 0.0;
+  std::string estimator = "k3";
+  std::string in = "loss";
+
+  void visit(SchemaVisitor& v) {
+    v.field("coef", coef,
+            "KL coefficient beta; 0 disables the penalty (and the reference model is not loaded).",
+            Range{0, 1000});
+    v.choice("estimator", estimator, {"k1", "k3"},
+             "Per-token KL estimator in the loss: k1 = logp - ref, k3 = exp(ref - logp) - (ref - logp) - 1.");
+    v.choice("in", in, {"loss", "reward"},
+             "Where the penalty goes: added to the loss, or subtracted from the reward (k1 per token; "
+             "gae: per-token rewards, grpo/rloo: from the sample's reward).");
+  }
+};
+
+// A per-data-set reward multiplier (rl.rewards.scales[]).
+struct RewardScaleConfig {
+  std::string dataset;
+  double scale = 1.0;
+
+  void visit(SchemaVisitor& v) {
+    v.field("dataset", dataset, "Verifier name (a data row's `dataset`).");
+    v.field("scale", scale, "Multiplier of verification_reward x score for this data set.", Range{-1000, 1000});
+  }
+};
+
+// Reward shaping (rl.rewards), as TULU 3 does it.
+struct RewardsConfig {
+  double non_stop_penalty = 0.0;
+  double length_penalty = 0.0;
+  int64_t length_penalty_buffer = 0;
+  bool skip_verifier_errors = true;
+  std::vector<RewardScaleConfig> scales;
+
+  void visit(SchemaVisitor& v) {
+    v.field("non_stop_penalty", non_stop_penalty,
+            "Added to the reward of a sample that ended by length without EOS (TULU 3 used -10); 0 disables.",
+            Range{-1e6, 1e6});
+    v.field("length_penalty", length_penalty,
+            "DAPO's soft overlong penalty: up to this much is subtracted from samples longer than "
+            "max_new_tokens - length_penalty_buffer, linearly; 0 disables.", Range{0, 1e6});
+    v.field("length_penalty_buffer", length_penalty_buffer,
+            "Tokens before generation.max_new_tokens where the length penalty starts.", at_least(0));
+    v.field("skip_verifier_errors", skip_verifier_errors,
+            "Leave samples the verifier could not score (timeouts, crashes) out of training.");
+    v.list("scales", scales, "Per-data-set reward multipliers (default 1).");
+  }
+};
+
+// The RL learner (learner/rl_learner.h; docs/RL.md has every formula).
+struct RlConfig {
+  int64_t total_steps = 100;
+  int64_t rollout_batch_size = 64;
+  std::string advantage = "grpo";
+  bool std_normalize = true;
+  bool whiten_advantages = false;
+  bool drop_zero_signal_groups = false;
+  double gamma = 1.0;
+  double lam = 0.95;
+  double clip_low = 0.2;
+  double clip_high = 0.28;
+  int64_t ppo_epochs = 1;
+  int64_t num_minibatches = 1;
+  int64_t micro_batch_size = 8;
+  std::string off_policy = "none";
+  double is_cap = 2.0;
+  std::string loss_agg = "token-mean";
+  double entropy_coef = 0.0;
+  KlConfig kl;
+  RewardsConfig rewards;
+  std::string reference_path;
+  std::string critic_path;
+  double value_coef = 0.5;
+  double value_clip = 0.2;
+  double critic_learning_rate = 0.0;
+  int64_t checkpoint_every = 0;
+  int64_t keep_checkpoints = 2;
+  int64_t log_every = 1;
+  bool resume = true;
+  std::string rollouts_log = "all";
+  int64_t rollouts_log_max_mb = 256;
+
+  void visit(SchemaVisitor& v) {
+    v.field("total_steps", total_steps, "Learner steps (rollout batches; each bumps the policy version).",
+            Range{1, 1e9});
+    v.field("rollout_batch_size", rollout_batch_size,
+            "Samples per learner step (prompts x generation.num_samples_per_prompt).", Range{1, 1048576});
+    v.choice("advantage", advantage, {"grpo", "rloo", "gae"},
+             "grpo: group-normalized rewards; rloo: leave-one-out baseline; gae: a critic and GAE(gamma, lam).");
+    v.field("std_normalize", std_normalize, "grpo: divide by the group's reward standard deviation.");
+    v.field("whiten_advantages", whiten_advantages,
+            "Whiten advantages over the batch's valid tokens (mean 0, variance 1).");
+    v.field("drop_zero_signal_groups", drop_zero_signal_groups,
+            "Leave groups whose rewards are all equal (no signal) out of the loss; they are always counted.");
+    v.field("gamma", gamma, "gae: discount.", Range{0, 1});
+    v.field("lam", lam, "gae: lambda.", Range{0, 1});
+    v.field("clip_low", clip_low, "PPO clip below: the ratio is clipped at 1 - clip_low.", Range{0, 1});
+    v.field("clip_high", clip_high, "PPO clip above (DAPO clip-higher): 1 + clip_high.", Range{0, 100});
+    v.field("ppo_epochs", ppo_epochs, "Passes over each rollout batch.", Range{1, 1000});
+    v.field("num_minibatches", num_minibatches,
+            "Optimizer steps per pass: the batch is split into this many minibatches.", Range{1, 65536});
+    v.field("micro_batch_size", micro_batch_size,
+            "Samples per forward/backward (gradients accumulate over a minibatch).", Range{1, 65536});
+    v.choice("off_policy", off_policy, {"none", "tis", "decoupled"},
+             "Correction for stale samples: none (ratio against the behaviour log-probs), tis (truncated "
+             "importance sampling) or decoupled (proximal policy = weights when the batch arrived).");
+    v.field("is_cap", is_cap,
+            "tis: cap of the importance weight; decoupled: tokens whose weight exceeds it are dropped "
+            "(0: no cap).", Range{0, 1e6});
+    v.choice("loss_agg", loss_agg, {"token-mean", "seq-mean-token-mean", "seq-mean-token-sum-norm"},
+             "How per-token losses are averaged (verl's names).");
+    v.field("entropy_coef", entropy_coef, "Entropy bonus coefficient (subtracted from the loss); 0 only reports it.",
+            Range{0, 100});
+    v.section("kl", kl, "KL penalty against the frozen reference policy.");
+    v.section("rewards", rewards, "Reward shaping.");
+    v.field("reference_path", reference_path, "Frozen reference checkpoint; empty uses model.path.");
+    v.field("critic_path", critic_path,
+            "gae: critic checkpoint; empty starts from model.path with a fresh (zero) value head.");
+    v.field("value_coef", value_coef, "gae: value-loss coefficient.", Range{0, 1000});
+    v.field("value_clip", value_clip, "gae: value clipping range around the old values; 0 disables.",
+            Range{0, 1e6});
+    v.field("critic_learning_rate", critic_learning_rate, "gae: critic learning rate; 0 uses optim.learning_rate.",
+            Range{0, 10});
+    v.field("checkpoint_every", checkpoint_every, "Resumable checkpoint every N learner steps; 0 only at the end.",
+            at_least(0));
+    v.field("keep_checkpoints", keep_checkpoints, "Checkpoints kept (oldest deleted first).", Range{1, 1000});
+    v.field("log_every", log_every, "Progress line every N learner steps (metrics.jsonl gets every step).",
+            Range{1, 1000000});
+    v.field("resume", resume, "Continue from the newest checkpoint in run.output_dir when there is one.");
+    v.choice("rollouts_log", rollouts_log, {"all", "off"},
+             "Write every sample the learner trains on to <output_dir>/rollouts.jsonl.");
+    v.field("rollouts_log_max_mb", rollouts_log_max_mb,
+            "Rotate rollouts.jsonl to rollouts.jsonl.1 beyond this size; 0 never rotates.", at_least(0));
+  }
+};
+
 // The whole configuration.
 struct Config {
   RunConfig run;
@@ -229,6 +371,7 @@ struct Config {
   OptimConfig optim;
   DpoConfig dpo;
   GenerationConfig generation;
+  RlConfig rl;
 
   void visit(SchemaVisitor& v) {
     v.section("run", run, "Where and how the run executes.");
@@ -238,6 +381,7 @@ struct Config {
     v.section("optim", optim, "AdamW and the learning-rate schedule.");
     v.section("dpo", dpo, "DPO losses (train.mode: dpo).");
     v.section("generation", generation, "Sampling for generate, eval and the RL actors.");
+    v.section("rl", rl, "The RL learner: rewards, advantages, PPO/GRPO losses, KL, critic (docs/RL.md).");
   }
 };
 

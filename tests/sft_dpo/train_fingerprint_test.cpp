@@ -1,6 +1,6 @@
-// Run fingerprints and the resume / fresh start / refuse decision (sft_dpo/run_guard.h), on run
+// Run fingerprints of rlvr train (sft_dpo/train_fingerprint.h) and the resume / fresh start / refuse decision (learner/run_guard.h), on run
 // directories whose checkpoints are just state.json files (no training).
-#include "sft_dpo/run_guard.h"
+#include "sft_dpo/train_fingerprint.h"
 
 #include <filesystem>
 
@@ -17,6 +17,12 @@ namespace {
 namespace fs = std::filesystem;
 using rlvr::testing::error_message;
 using rlvr::testing::TempDir;
+using learner::RunFingerprint;
+using learner::StartPlan;
+using learner::record_resume;
+using learner::diff_values;
+using learner::describe_changes;
+using learner::flatten_config;
 
 class RunGuardTest : public ::testing::Test {
  protected:
