@@ -31,6 +31,7 @@
 #include "learner/optimizer.h"
 #include "learner/precision.h"
 #include "learner/progress.h"
+#include "learner/run_outputs.h"
 #include "learner/train_state.h"
 #include "sft_dpo/data.h"
 #include "sft_dpo/losses.h"
@@ -204,57 +205,6 @@ void prepare_reference(const core::Config& config, const std::string& tokenizer_
   }
 }
 
-// Temp directories of final/ are <output_dir>/.final.tmp-<pid>; a crash can leave one behind.
-constexpr const char* kFinalTempPrefix = ".final.tmp-";
-
-// Writes final/ complete beside the old one and swaps it in (core::replace_dir_atomic), so
-// <output_dir>/final always names a complete model.
-void write_final(core::CausalLMImpl& model, const std::string& tokenizer_path, const std::string& output_dir) {
-  const std::string final_dir = output_dir + "/final";
-  const std::string tmp = fmt::format("{}/{}{}", output_dir, kFinalTempPrefix, ::getpid());
-  std::error_code ec;
-  fs::remove_all(tmp, ec);
-  try {
-    core::save_checkpoint(model, model.config(), tmp);
-    core::write_file_atomic(tmp + "/tokenizer.json", core::read_file(tokenizer_path));
-    fs::path tok_cfg = fs::path(tokenizer_path).parent_path() / "tokenizer_config.json";
-    if (fs::exists(tok_cfg)) core::write_file_atomic(tmp + "/tokenizer_config.json", core::read_file(tok_cfg.string()));
-    core::replace_dir_atomic(tmp, final_dir);
-  } catch (...) {
-    fs::remove_all(tmp, ec);
-    throw;
-  }
-}
-
-// Deletes what a crashed process left half-written: checkpoint and final/ temp directories.
-void remove_partial_outputs(const std::string& output_dir) {
-  learner::remove_partial_checkpoints(output_dir + "/checkpoints");
-  std::error_code ec;
-  std::vector<fs::path> stale;
-  for (const auto& entry : fs::directory_iterator(output_dir, ec)) {
-    if (entry.path().filename().string().rfind(kFinalTempPrefix, 0) == 0) stale.push_back(entry.path());
-  }
-  for (const auto& p : stale) {
-    RLVR_LOG_WARN("removing {}: a final/ left unfinished by an earlier process", p.string());
-    fs::remove_all(p, ec);
-  }
-}
-
-// Fresh start: delete what belongs to an earlier run (everything a run writes but config.yaml,
-// logs/ and the reference cache, which are keyed or rewritten). final/ only when `discard`.
-void clear_previous_run(const std::string& output_dir, const learner::StartPlan& plan) {
-  const std::string ckpt_dir = output_dir + "/checkpoints";
-  auto old = learner::list_training_checkpoints(ckpt_dir);
-  std::error_code ec;
-  if (plan.discard_existing) {
-    RLVR_LOG_WARN("{}: discarding the earlier run ({} checkpoints{}) because {}", output_dir, old.size(),
-                  fs::exists(output_dir + "/final", ec) ? ", final/" : "", plan.discard_reason);
-    fs::remove_all(output_dir + "/final", ec);
-  }
-  for (const auto& dir : old) fs::remove_all(dir, ec);
-  for (const char* f : {"metrics.jsonl", "resumes.jsonl", "summary.json"}) fs::remove(output_dir + "/" + f, ec);
-}
-
 void write_summary(const core::Config& config, const TrainResult& r, int64_t total_steps) {
   nlohmann::ordered_json j;
   j["name"] = config.run.name;
@@ -354,7 +304,7 @@ TrainResult run(const core::Config& config) {
   const std::string ckpt_dir = out_dir + "/checkpoints";
   learner::TrainProgress progress;
   progress.total_steps = total_steps;
-  remove_partial_outputs(out_dir);
+  learner::remove_partial_outputs(out_dir);
   if (plan.resume_from) {
     progress = learner::load_training_checkpoint(*plan.resume_from, *model, optimizer);
     if (progress.total_steps != total_steps) {
@@ -367,7 +317,7 @@ TrainResult run(const core::Config& config) {
     learner::record_resume(out_dir, plan, progress.step, previous_config, config_yaml);
     RLVR_LOG_INFO("resumed from {} (step {}/{})", *plan.resume_from, progress.step, total_steps);
   } else {
-    clear_previous_run(out_dir, plan);
+    learner::clear_previous_run(out_dir, plan, {"metrics.jsonl", "resumes.jsonl", "summary.json"});
   }
   progress.run = fingerprint.to_json();
   const std::string metrics_path = out_dir + "/metrics.jsonl";
@@ -461,7 +411,7 @@ TrainResult run(const core::Config& config) {
   }
   result.steps = progress.step;
   result.final_dir = out_dir + "/final";
-  write_final(*model, tokenizer_path, out_dir);
+  learner::save_final_model(*model, model->config(), tokenizer_path, out_dir);
   RLVR_LOG_INFO("wrote {} (HF layout: config.json, model.safetensors, tokenizer.json)", result.final_dir);
   write_summary(config, result, total_steps);
   RLVR_LOG_INFO("run '{}' done: {} steps{}{}{}; summary in {}/summary.json", config.run.name, result.steps,
