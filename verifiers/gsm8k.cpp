@@ -163,18 +163,20 @@ std::optional<Token> answer_after(std::string_view s, const Marker& m) {
     }
     return t;
   }
-  size_t nl = s.find('\n', m.end);
-  // Skip blank lines right after the marker ("Answer:\n\n42").
+  // Every search stays inside the window [m.end, stop), so many markers on one long line cost
+  // O(window) each, never O(line).
   size_t stop = std::min(s.size(), m.end + kMarkerWindow);
-  size_t line_end = nl == std::string_view::npos ? s.size() : nl;
-  if (line_end < stop && s.find_first_not_of(" \t\r*:", m.end) >= line_end) {
-    size_t next = s.find_first_not_of(" \t\r\n", line_end);
-    if (next != std::string_view::npos) {
-      size_t nl2 = s.find('\n', next);
-      line_end = nl2 == std::string_view::npos ? s.size() : nl2;
-    }
+  std::string_view window = s.substr(0, stop);
+  size_t nl = window.find('\n', m.end);
+  size_t line_end = nl == std::string_view::npos ? stop : nl;
+  // Skip blank lines right after the marker ("Answer:\n\n42").
+  if (line_end < stop && window.find_first_not_of(" \t\r*:", m.end) >= line_end) {
+    size_t next = window.find_first_not_of(" \t\r\n", line_end);
+    if (next == std::string_view::npos) return std::nullopt;  // only blanks left in the window
+    size_t nl2 = window.find('\n', next);
+    line_end = nl2 == std::string_view::npos ? stop : nl2;
   }
-  return first_number(s, m.end, std::min(stop, line_end));
+  return first_number(s, m.end, line_end);
 }
 
 }  // namespace
@@ -255,8 +257,10 @@ std::optional<std::string> parse_ground_truth(std::string_view gt) {
 
 VerifyResult Gsm8kVerifier::verify(const VerifyInput& input) const {
   VerifyResult r;
-  auto truth = gsm8k::parse_ground_truth(cap_input(input.ground_truth, options_.max_input_bytes));
-  std::string text = strip_think(cap_input(input.response, options_.max_input_bytes));
+  // The final answer is at the end: <think> sections are decided over the whole response, then
+  // the last max_input_bytes are read (so does a ground truth ending "#### 72").
+  auto truth = gsm8k::parse_ground_truth(tail_input(input.ground_truth, options_.max_input_bytes));
+  std::string text = strip_think_tail(input.response, options_.max_input_bytes);
   auto answer = gsm8k::extract_answer(text);
   if (!answer) {
     r.reason = "no number in the response";

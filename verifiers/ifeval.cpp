@@ -22,6 +22,20 @@ constexpr size_t kMaxGroundTruthBytes = 1 << 20;
 
 void append_json_string(std::string& out, const std::string& s) { out += json(s).dump(); }
 
+// `text` without any occurrence of `what` (one left-to-right pass, as str.replace(what, "")).
+std::string remove_all(std::string_view text, std::string_view what) {
+  std::string out;
+  out.reserve(text.size());
+  size_t pos = 0;
+  while (true) {
+    size_t f = text.find(what, pos);
+    if (f == std::string_view::npos) break;
+    out.append(text.substr(pos, f - pos));
+    pos = f + what.size();
+  }
+  out.append(text.substr(pos));
+  return out;
+}
 
 int hex_value(char c) {
   if (c >= '0' && c <= '9') return c - '0';
@@ -105,6 +119,16 @@ std::optional<std::string> python_literal_to_json(std::string_view t) {
     ++i;
   }
   return out;
+}
+
+std::string clean_response(std::string_view response) {
+  static constexpr std::string_view kAssistant = "<|assistant|>", kClose = "</think>";
+  std::string text = remove_all(response, kAssistant);
+  text = strip_think(text);
+  size_t last_close = text.rfind(kClose);
+  if (last_close != std::string::npos) text.erase(0, last_close + kClose.size());
+  text = remove_all(remove_all(text, "<answer>"), "</answer>");
+  return std::string(py_strip(text));
 }
 
 namespace {
@@ -191,6 +215,13 @@ std::optional<std::vector<Instruction>> parse_ground_truth(std::string_view text
   return out;
 }
 
+std::string over_bound_reason(size_t size, size_t bound) {
+  return fmt::format(
+      "response is {} bytes, over verifiers.max_input_bytes ({}): not checked (instruction checks "
+      "need the whole text; raise the bound to score it)",
+      size, bound);
+}
+
 }  // namespace ifeval
 
 VerifyResult IfevalVerifier::verify(const VerifyInput& input) const {
@@ -201,9 +232,13 @@ VerifyResult IfevalVerifier::verify(const VerifyInput& input) const {
     result.reason = "bad ground truth: " + error;
     return result;
   }
-  std::string_view capped = cap_input(input.response, options_.max_input_bytes);
-  std::string answer = ifeval::sanitize_utf8(strip_think(capped));
-  if (capped.empty() || answer.empty() || ifeval::py_strip(capped).empty()) {
+  if (input.response.size() > options_.max_input_bytes) {
+    result.error = true;
+    result.reason = ifeval::over_bound_reason(input.response.size(), options_.max_input_bytes);
+    return result;
+  }
+  std::string answer = ifeval::clean_response(ifeval::sanitize_utf8(input.response));
+  if (answer.empty()) {
     result.reason = "empty response";
     return result;
   }

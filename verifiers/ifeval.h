@@ -32,6 +32,16 @@ struct Instruction {
 // std::nullopt with `*error` set. Never throws.
 std::optional<std::vector<Instruction>> parse_ground_truth(std::string_view text, std::string* error);
 
+// The text IFEval checks, from a response already passed through sanitize_utf8: open-instruct's
+// remove_thinking_section plus rlvr's strip_think. In order: every `<|assistant|>` removed;
+// `<think>...</think>` sections removed as strip_think does (an unclosed `<think>` drops the
+// rest); only what follows the last remaining `</think>` kept; every `<answer>` and `</answer>`
+// removed; outer whitespace (Python str.strip) trimmed. Linear; never throws.
+std::string clean_response(std::string_view response);
+
+// The reason of a response longer than the bound: names verifiers.max_input_bytes.
+std::string over_bound_reason(size_t size, size_t bound);
+
 // Converts a Python literal (dict/list/str/int/float/None/True/False, single- or double-quoted
 // strings with Python escapes, tuples as lists) into JSON text. Returns std::nullopt when `text`
 // is not such a literal. Linear; never throws.
@@ -43,7 +53,9 @@ std::optional<std::string> python_literal_to_json(std::string_view text);
 class IfevalVerifier : public Verifier {
  public:
   explicit IfevalVerifier(const VerifierOptions& options) : options_(options) {}
-  // Reason: "k/n instructions followed" followed by each failed instruction's reason.
+  // Checks ifeval::clean_response(response). Reason: "k/n instructions followed" followed by
+  // each failed instruction's reason. A response over options.max_input_bytes is not checked
+  // (a prefix would give a wrong reward): score 0, error = true.
   VerifyResult verify(const VerifyInput& input) const override;
 
  private:

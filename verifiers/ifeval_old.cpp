@@ -124,15 +124,21 @@ std::string re_escape(std::string_view s) {
   return out;
 }
 
-// Non-overlapping matches of a lazy "<open>.*?<close>" pattern (no newline inside).
+// Non-overlapping matches of a lazy "<open>.*?<close>" pattern (no newline inside). Linear: the
+// end of the current line is found once per line, and `close` is only searched up to it.
 long long count_lazy_pairs(std::string_view t, std::string_view open, std::string_view close) {
   long long n = 0;
   size_t p = 0;
+  size_t line_end = 0;  // end of the line holding p, once p has been placed on a line
+  bool have_line = false;
   while ((p = t.find(open, p)) != std::string_view::npos) {
-    size_t line_end = t.find('\n', p);
-    if (line_end == std::string_view::npos) line_end = t.size();
-    size_t q = t.find(close, p + open.size());
-    if (q != std::string_view::npos && q + close.size() <= line_end) {
+    if (!have_line || p > line_end) {
+      line_end = t.find('\n', p);
+      if (line_end == std::string_view::npos) line_end = t.size();
+      have_line = true;
+    }
+    size_t q = t.substr(0, line_end).find(close, p + open.size());
+    if (q != std::string_view::npos) {
       ++n;
       p = q + close.size();
     } else {
@@ -414,8 +420,14 @@ VerifyResult IfevalOldVerifier::verify(const VerifyInput& input) const {
     }
     args[it.key()] = *it;
   }
-  std::string answer = sanitize_utf8(strip_think(cap_input(input.response, options_.max_input_bytes)));
-  if (py_strip(answer).empty()) {
+  if (input.response.size() > options_.max_input_bytes) {
+    result.error = true;
+    result.reason = ifeval::over_bound_reason(input.response.size(), options_.max_input_bytes);
+    return result;
+  }
+  // The same clean-up as ifeval, for every function (see docs/VERIFIERS.md).
+  std::string answer = ifeval::clean_response(sanitize_utf8(input.response));
+  if (answer.empty()) {
     result.reason = "empty response";
     return result;
   }

@@ -26,8 +26,11 @@ bool is_equivalent(std::string_view candidate, std::string_view ground_truth) {
   std::string_view na = a ? std::string_view(*a) : candidate;
   std::string_view nb = b ? std::string_view(*b) : ground_truth;
   if (expressions_equivalent(na, nb)) return true;
-  // strip_string can break valid LaTeX (\sqrt[3]{x} -> \sqrt{[}3]{x}); try the raw strings too.
-  if (na == candidate && nb == ground_truth) return false;
+  // strip_string can break valid LaTeX (\sqrt[3]{x} -> \sqrt{[}3]{x}, \sin x -> \sinx); try the
+  // raw strings too, each side on its own (one side may need normalizing, the other not).
+  if (na != candidate && expressions_equivalent(candidate, nb)) return true;
+  if (nb != ground_truth && expressions_equivalent(na, ground_truth)) return true;
+  if (na == candidate || nb == ground_truth) return false;
   return expressions_equivalent(candidate, ground_truth);
 }
 
@@ -63,7 +66,9 @@ std::string shorten(std::string_view s) {
 }  // namespace
 
 VerifyResult MathVerifier::verify(const VerifyInput& input) const {
-  std::string text = strip_think(cap_input(input.response, options_.max_input_bytes));
+  // The answer is at the end: <think> sections are decided over the whole response, then the
+  // last max_input_bytes are read.
+  std::string text = strip_think_tail(input.response, options_.max_input_bytes);
   std::vector<std::string> candidates = math::extract_candidates(text);
   VerifyResult r;
   if (candidates.empty()) {

@@ -139,7 +139,7 @@ Value power(const Value& b, const Value& e) {
 
 enum class Op {
   kNum, kVar, kAdd, kSub, kMul, kDiv, kPow, kNeg, kRoot, kFact, kAbs,
-  kSin, kCos, kTan, kLn, kExp, kLogBase,
+  kSin, kCos, kTan, kAsin, kAcos, kAtan, kLn, kExp, kLogBase,
 };
 
 struct Node {
@@ -372,59 +372,224 @@ class Parser {
     return e;
   }
 
-  int number() {
-    size_t start = pos_;
+  // True when a thin space and a group of exactly three digits start at `p` ("\\,000" in
+  // 1\,000\,000, the digit-group separator of LaTeX typesetting).
+  bool thin_space_group_at(size_t p) const {
+    if (s_.compare(p, 2, "\\,") != 0 || p + 5 > s_.size()) return false;
+    for (size_t k = p + 2; k < p + 5; ++k) {
+      if (!is_digit(s_[k])) return false;
+    }
+    return p + 5 == s_.size() || !is_digit(s_[p + 5]);
+  }
+
+  // A decimal number; its digits (and '.') are appended to `*text` when given. The integer
+  // part may be 1-3 digits followed by thin-space groups of three (1\,000\,000 = 1000000).
+  int number(std::string* text = nullptr) {
+    std::string digits_text;
+    size_t run = 0;
+    while (pos_ < s_.size() && is_digit(s_[pos_])) {
+      digits_text += s_[pos_++];
+      ++run;
+    }
+    if (run >= 1 && run <= 3) {
+      while (thin_space_group_at(pos_)) {
+        digits_text.append(s_.substr(pos_ + 2, 3));
+        pos_ += 5;
+      }
+    }
+    if (pos_ + 1 < s_.size() && s_[pos_] == '.' && is_digit(s_[pos_ + 1])) {
+      digits_text += '.';
+      ++pos_;
+      while (pos_ < s_.size() && is_digit(s_[pos_])) digits_text += s_[pos_++];
+    }
+    if (text != nullptr) *text += digits_text;
     int64_t digits = 0;
     __int128 mant = 0;
     int64_t frac_digits = 0;
     bool overflow = false, seen_dot = false;
-    while (pos_ < s_.size()) {
-      char c = s_[pos_];
-      if (is_digit(c)) {
-        if (digits < 36) {
-          mant = mant * 10 + (c - '0');
-        } else {
-          overflow = true;
-        }
-        ++digits;
-        if (seen_dot) ++frac_digits;
-        ++pos_;
-      } else if (c == '.' && !seen_dot && pos_ + 1 < s_.size() && is_digit(s_[pos_ + 1])) {
+    for (char c : digits_text) {
+      if (c == '.') {
         seen_dot = true;
-        ++pos_;
-      } else {
-        break;
+        continue;
       }
+      if (digits < 36) {
+        mant = mant * 10 + (c - '0');
+      } else {
+        overflow = true;
+      }
+      ++digits;
+      if (seen_dot) ++frac_digits;
     }
     if (digits == 0) return -1;
-    if (overflow || frac_digits > 18) {
-      return number_node(inexact(std::strtod(std::string(s_.substr(start, pos_ - start)).c_str(),
-                                             nullptr)));
-    }
+    if (overflow || frac_digits > 18) return number_node(inexact(std::strtod(digits_text.c_str(), nullptr)));
     __int128 den = 1;
     for (int64_t i = 0; i < frac_digits; ++i) den *= 10;
     return number_node(rational(mant, den));
   }
 
-  int function_arg() {
+  // An optional subscript after an atom whose text is `base`: `x_1`, `x_{1}`, `1011_2`,
+  // `1011_{2}` (braced and bare are the same). A subscripted atom is an opaque variable named
+  // by its normalised text, so 1011_2 equals 1011_{2} but neither 1011 nor 1011_{10}. Returns
+  // `atom` unchanged when no `_` follows; -1 for a subscript that is not letters and digits.
+  int subscripted(std::string base, int atom) {
+    if (atom < 0 || !at("_")) return atom;
+    ++pos_;
     skip();
-    if (at("(")) return group('(', ')');
-    if (at("{")) return group('{', '}');
+    std::string sub;
+    if (at("{")) {
+      size_t close = s_.find('}', pos_);
+      if (close == std::string_view::npos) return -1;
+      for (size_t k = pos_ + 1; k < close; ++k) {
+        char c = s_[k];
+        if (c == ' ') continue;
+        if (!is_digit(c) && !is_alpha(c)) return -1;
+        sub += c;
+      }
+      pos_ = close + 1;
+    } else if (pos_ < s_.size() && (is_digit(s_[pos_]) || is_alpha(s_[pos_]))) {
+      sub = s_.substr(pos_++, 1);
+    }
+    if (sub.empty()) return -1;
+    return var_node(base + "_" + sub);
+  }
+
+  // The named functions. Besides being applied, they end the argument of a function written
+  // without parentheses (\sin x \cos x = sin(x)*cos(x)) and nest when they start it
+  // (\sin \cos x = sin(cos(x))), as sympy's parse_latex reads them.
+  static bool is_function_name(std::string_view cmd) {
+    static constexpr std::string_view kNames[] = {"sin",    "cos",    "tan",    "sec", "csc",
+                                                  "cot",    "arcsin", "arccos", "arctan", "ln",
+                                                  "log",    "exp",    "sqrt"};
+    for (std::string_view n : kNames) {
+      if (cmd == n) return true;
+    }
+    return false;
+  }
+
+  // True when the token at pos_ (after spaces) is a named function.
+  bool at_function() {
+    skip();
+    return is_function_name(command());
+  }
+
+  // The argument of a function written without parentheses, as sympy's grammar reads it: a
+  // product of factors that are not named functions (\sin 2x = sin(2x), \sin x^2 y =
+  // sin(x^2 y), \sin x \cdot y = sin(xy)), or, when a named function comes first, that
+  // function's application (\sin \cos x = sin(cos x)). An explicit operator followed by a
+  // named function ends the argument (\sin x \cdot \cos x = sin(x)cos(x); sympy reads
+  // sin(x cos x) here, see docs/VERIFIERS.md).
+  int bare_argument() {
+    DepthGuard g(depth_);
+    if (depth_ > kMaxExprDepth) return -1;
+    if (at_function()) return power_expr();
+    int left = bare_factor();
+    while (left >= 0) {
+      skip();
+      size_t save = pos_;
+      std::string_view cmd = command();
+      bool mul = at("*") || cmd == "cdot" || cmd == "times";
+      bool div = at("/") || cmd == "div";
+      if (mul || div) {
+        pos_ += (at("*") || at("/")) ? 1 : 1 + cmd.size();
+        if (at_function()) {
+          pos_ = save;
+          break;
+        }
+        left = node(mul ? Op::kMul : Op::kDiv, left, bare_factor());
+      } else if (!at_function() && starts_factor()) {
+        left = node(Op::kMul, left, power_expr());
+      } else {
+        break;
+      }
+    }
+    return left;
+  }
+
+  // A signed factor of bare_argument that is not a named function.
+  int bare_factor() {
+    DepthGuard g(depth_);
+    if (depth_ > kMaxExprDepth) return -1;
+    skip();
+    if (at("-")) {
+      ++pos_;
+      return node(Op::kNeg, bare_factor());
+    }
+    if (at("+")) {
+      ++pos_;
+      return bare_factor();
+    }
+    if (at_function()) return -1;
     return power_expr();
   }
 
-  // `exponent_position`: the operand of ^ (same grammar today; kept for clarity at call sites).
+  // True when node `i` is the literal -1 (the exponent of \sin^{-1}).
+  bool is_minus_one(int i) const {
+    if (i < 0) return false;
+    const Node& n = t_.nodes[i];
+    if (n.op == Op::kNum) return n.value.exact && n.value.p == -1 && n.value.q == 1;
+    if (n.op != Op::kNeg || n.a < 0) return false;
+    const Node& m = t_.nodes[n.a];
+    return m.op == Op::kNum && m.value.exact && m.value.p == 1 && m.value.q == 1;
+  }
+
+  // A named function after its command: an optional power (\sin^2 x = (sin x)^2; \sin^{-1} x
+  // is arcsin x for the six trigonometric functions, as sympy reads it), then its argument in
+  // parentheses (a power after them applies to the result: \sin(x)^2) or bare (see
+  // bare_argument). `base` is the base of \log_b, or -1.
+  int function_application(std::string_view name, int base = -1) {
+    DepthGuard g(depth_);
+    if (depth_ > kMaxExprDepth) return -1;
+    skip();
+    int pow = -1;
+    if (at("^")) {
+      ++pos_;
+      pow = exponent();
+      if (pow < 0) return -1;
+    }
+    bool inverse = false;
+    static constexpr std::string_view kTrig[] = {"sin", "cos", "tan", "sec", "csc", "cot"};
+    for (std::string_view t : kTrig) {
+      if (name == t && is_minus_one(pow)) inverse = true;
+    }
+    if (inverse) pow = -1;
+    skip();
+    int arg = at("(") ? group('(', ')') : bare_argument();
+    if (arg < 0) return -1;
+    int r = -1;
+    auto one = [&] { return number_node(rational(1, 1)); };
+    auto recip = [&](int x) { return node(Op::kDiv, one(), x); };
+    if (name == "sin") r = inverse ? node(Op::kAsin, arg) : node(Op::kSin, arg);
+    if (name == "cos") r = inverse ? node(Op::kAcos, arg) : node(Op::kCos, arg);
+    if (name == "tan") r = inverse ? node(Op::kAtan, arg) : node(Op::kTan, arg);
+    if (name == "sec") r = inverse ? node(Op::kAcos, recip(arg)) : recip(node(Op::kCos, arg));
+    if (name == "csc") r = inverse ? node(Op::kAsin, recip(arg)) : recip(node(Op::kSin, arg));
+    if (name == "cot") r = inverse ? node(Op::kAtan, recip(arg)) : recip(node(Op::kTan, arg));
+    if (name == "arcsin") r = node(Op::kAsin, arg);
+    if (name == "arccos") r = node(Op::kAcos, arg);
+    if (name == "arctan") r = node(Op::kAtan, arg);
+    if (name == "ln") r = node(Op::kLn, arg);
+    if (name == "exp") r = node(Op::kExp, arg);
+    if (name == "log") r = base >= 0 ? node(Op::kLogBase, arg, base) : node(Op::kLn, arg);
+    if (r >= 0 && pow >= 0) r = node(Op::kPow, r, pow);
+    return r;
+  }
+
+  // `exponent_position`: the operand of ^ (no subscripts there: x^2_1 is not supported).
   int primary(bool exponent_position) {
-    (void)exponent_position;
     DepthGuard g(depth_);
     if (depth_ > kMaxExprDepth) return -1;
     skip();
     if (pos_ >= s_.size()) return -1;
     char c = s_[pos_];
-    if (is_digit(c) || c == '.') return number();  // 2^{10} and 2^10 alike, as sympy reads them
+    if (is_digit(c) || c == '.') {  // 2^{10} and 2^10 alike, as sympy reads them
+      std::string text;
+      int n = number(&text);
+      return exponent_position ? n : subscripted(text, n);
+    }
     if (is_alpha(c)) {
       ++pos_;
-      return var_node(s_.substr(pos_ - 1, 1));
+      int v = var_node(s_.substr(pos_ - 1, 1));
+      return exponent_position ? v : subscripted(std::string(s_.substr(pos_ - 1, 1)), v);
     }
     if (c == '(') return group('(', ')');
     if (c == '[') return group('[', ']');
@@ -471,21 +636,17 @@ class Parser {
     if (cmd == "infty" || cmd == "infinity") {
       return number_node(inexact(std::numeric_limits<double>::infinity()));
     }
-    if (cmd == "sin") return node(Op::kSin, function_arg());
-    if (cmd == "cos") return node(Op::kCos, function_arg());
-    if (cmd == "tan") return node(Op::kTan, function_arg());
-    if (cmd == "ln") return node(Op::kLn, function_arg());
-    if (cmd == "exp") return node(Op::kExp, function_arg());
     if (cmd == "log") {
       skip();
+      int base = -1;
       if (at("_")) {
         ++pos_;
-        int base = argument();
+        base = argument();
         if (base < 0) return -1;
-        return node(Op::kLogBase, function_arg(), base);
       }
-      return node(Op::kLn, function_arg());  // sympy's parse_latex reads \log as ln
+      return function_application(cmd, base);  // sympy's parse_latex reads \log as ln
     }
+    if (is_function_name(cmd)) return function_application(cmd);
     static constexpr std::string_view kGreek[] = {
         "alpha", "beta",  "gamma", "delta", "epsilon", "varepsilon", "zeta",  "eta",
         "theta", "vartheta", "iota", "kappa", "lambda", "mu",        "nu",    "xi",
@@ -494,7 +655,11 @@ class Parser {
         "Psi",   "Omega",
     };
     for (std::string_view gname : kGreek) {
-      if (cmd == gname) return var_node(s_.substr(pos_ - cmd.size() - 1, cmd.size() + 1));
+      if (cmd == gname) {
+        std::string name(s_.substr(pos_ - cmd.size() - 1, cmd.size() + 1));
+        int v = var_node(name);
+        return exponent_position ? v : subscripted(name, v);
+      }
     }
     return -1;
   }
@@ -516,7 +681,11 @@ std::optional<Tree> parse_expr(std::string_view s) {
 
 // --- evaluation ---
 
-// A value in [0.6, 2.6) for variable `var` in trial `trial` (deterministic).
+constexpr int kTrials = 4;
+
+// A value for variable `var` in trial `trial` (deterministic): in [0.6, 2.6) for the first
+// kTrials trials, in [0.05, 0.95) for the next kTrials (used when no first trial was defined:
+// \arcsin x, \sqrt{1-x^2} need |x| < 1).
 double var_value(uint64_t var, int trial) {
   uint64_t x = var ^ (0x9E3779B97F4A7C15ULL * static_cast<uint64_t>(trial + 1));
   x ^= x >> 33;
@@ -524,7 +693,8 @@ double var_value(uint64_t var, int trial) {
   x ^= x >> 33;
   x *= 0xc4ceb9fe1a85ec53ULL;
   x ^= x >> 33;
-  return 0.6 + 2.0 * static_cast<double>(x >> 11) / static_cast<double>(1ULL << 53);
+  double u = static_cast<double>(x >> 11) / static_cast<double>(1ULL << 53);
+  return trial < kTrials ? 0.6 + 2.0 * u : 0.05 + 0.9 * u;
 }
 
 Value eval(const Tree& t, int i, int trial) {
@@ -567,6 +737,18 @@ Value eval(const Tree& t, int i, int trial) {
       return inexact(std::cos(eval(t, n.a, trial).d));
     case Op::kTan:
       return inexact(std::tan(eval(t, n.a, trial).d));
+    case Op::kAsin: {
+      Value v = eval(t, n.a, trial);
+      if (v.exact && v.p == 0) return rational(0, 1);
+      return inexact(std::asin(v.d));  // NaN outside [-1, 1]
+    }
+    case Op::kAcos:
+      return inexact(std::acos(eval(t, n.a, trial).d));
+    case Op::kAtan: {
+      Value v = eval(t, n.a, trial);
+      if (v.exact && v.p == 0) return rational(0, 1);
+      return inexact(std::atan(v.d));
+    }
     case Op::kLn: {
       Value v = eval(t, n.a, trial);
       if (v.exact && v.p == 1 && v.q == 1) return rational(0, 1);
@@ -609,14 +791,13 @@ Cmp compare(const Value& a, const Value& b) {
   return Cmp::kDifferent;
 }
 
-constexpr int kTrials = 4;
-
 bool trees_equivalent(const Tree& x, const Tree& y) {
   if (!x.has_vars && !y.has_vars) {
     return compare(eval(x, x.root, 0), eval(y, y.root, 0)) == Cmp::kEqual;
   }
   int defined = 0;
-  for (int trial = 0; trial < kTrials; ++trial) {
+  for (int trial = 0; trial < 2 * kTrials; ++trial) {
+    if (trial == kTrials && defined > 0) break;  // small values only when nothing was defined
     Value a = eval(x, x.root, trial), b = eval(y, y.root, trial);
     // Identity testing with doubles only: exactness of one side says nothing about the other.
     a.exact = b.exact = false;
@@ -659,7 +840,8 @@ std::string drop_sizing(std::string_view s) {
   return out;
 }
 
-// Splits "a,b,c" at top-level commas; nullopt when brackets do not balance.
+// Splits "a,b,c" at top-level commas (not at the thin space "\\,"); nullopt when brackets do not
+// balance.
 std::optional<std::vector<std::string_view>> split_top_level(std::string_view s) {
   std::vector<std::string_view> items;
   int depth = 0;
@@ -670,7 +852,7 @@ std::optional<std::vector<std::string_view>> split_top_level(std::string_view s)
       ++depth;
     } else if (c == ')' || c == ']' || c == '}') {
       if (--depth < 0) return std::nullopt;
-    } else if (c == ',' && depth == 0) {
+    } else if (c == ',' && depth == 0 && (i == 0 || s[i - 1] != '\\')) {  // "\\," is a thin space
       items.push_back(trim(s.substr(start, i - start)));
       start = i + 1;
     }

@@ -1,6 +1,7 @@
 #include "verifiers/reward.h"
 
 #include <algorithm>
+#include <cmath>
 
 #include <fmt/format.h>
 #include <fmt/ranges.h>
@@ -8,6 +9,7 @@
 #include "core/config/config.h"
 #include "core/error.h"
 #include "verifiers/external.h"
+#include "verifiers/text.h"
 
 namespace rlvr::verifiers {
 namespace {
@@ -79,15 +81,31 @@ Reward RewardScorer::score(std::string_view dataset, const VerifyInput& input) c
   }
   VerifyResult r;
   try {
-    r = v->verify(input);
+    // The one place list ground truths are unwrapped, so every verifier sees `["5"]` as `5`.
+    std::string truth = unwrap_ground_truth(input.ground_truth);
+    if (truth.size() == input.ground_truth.size() && truth == input.ground_truth) {
+      r = v->verify(input);
+    } else {
+      VerifyInput unwrapped{input.prompt, input.response, std::move(truth)};
+      r = v->verify(unwrapped);
+    }
   } catch (const std::exception& e) {
     // A verifier must not throw; a third-party one that does scores 0 instead of killing the run.
     r = VerifyResult{};
     r.reason = std::string("verifier error: ") + e.what();
+    r.error = true;
+  }
+  if (!std::isfinite(r.score)) {
+    // std::clamp passes NaN through; a non-finite score is a broken verifier, not a reward.
+    r.reason = fmt::format("verifier returned a non-finite score ({}); scored 0{}{}", r.score,
+                           r.reason.empty() ? "" : ": ", r.reason);
+    r.score = 0.0;
+    r.error = true;
   }
   out.score = std::clamp(r.score, 0.0, 1.0);
   out.reward = out.score * verification_reward_;
   out.answer_found = r.answer_found;
+  out.error = r.error;
   out.reason = std::move(r.reason);
   return out;
 }

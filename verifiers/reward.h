@@ -31,6 +31,7 @@ struct Reward {
   double reward = 0.0;       // score x verification_reward
   bool answer_found = false;
   bool known_dataset = true; // false when no verifier is registered under the dataset name
+  bool error = false;        // the verifier could not score (VerifyResult::error); score is 0
   std::string reason;
 };
 
@@ -46,8 +47,11 @@ class RewardScorer {
   RewardScorer& operator=(const RewardScorer&) = delete;
 
   // Scores one completion on the calling thread. The dataset name is looked up as given, then
-  // lowercased ("MATH" -> "math"). An unknown name is not an exception: score 0,
-  // known_dataset = false and a reason listing the known names. Never throws.
+  // lowercased ("MATH" -> "math"). A one-element list ground truth is unwrapped first
+  // (unwrap_ground_truth in verifiers/text.h: `["5"]` -> `5`), for every verifier. An unknown
+  // name is not an exception: score 0, known_dataset = false and a reason listing the known
+  // names. A verifier that throws or returns a non-finite score gives score 0 and error = true.
+  // Never throws.
   Reward score(std::string_view dataset, const VerifyInput& input) const;
 
   // Scores every request on the pool (and the calling thread); result i belongs to request i.

@@ -23,15 +23,29 @@ struct VerifyInput {
   std::string ground_truth;  // ground truth as a string; JSON ground truths stay JSON text
 };
 
+// Three outcomes are distinct: correct or wrong (answer_found, score), a format failure
+// (answer_found = false: no answer could be extracted), and an error (error = true: the response
+// could not be scored at all). `error` is last so that `{score, answer_found, reason}` still
+// initialises the first three.
 struct VerifyResult {
   double score = 0.0;        // in [0, 1]
   bool answer_found = false; // false when no candidate answer could be extracted
   std::string reason;        // short, human readable: "correct", "no \\boxed{} answer", ...
+  // True when the verifier could not score the response at all (an external process timed out,
+  // crashed or replied badly; the input exceeded the bound the verifier checks it under; a
+  // non-finite score). Not a wrong answer and not a format failure: callers count it
+  // separately. score is 0.
+  bool error = false;
 };
 
 // Options every verifier honours.
 struct VerifierOptions {
-  size_t max_input_bytes = 65536;  // bytes of the response read; the rest is ignored
+  // The input bound (verifiers.max_input_bytes), a defence against pathological input that
+  // must never turn a right answer into a wrong reward. Each verifier keeps what it needs:
+  // gsm8k and math read the last max_input_bytes of the response after <think> removal (the
+  // final answer is at the end); ifeval, ifeval_old and external verifiers need the whole text
+  // and score a longer input 0 with error = true instead of checking a prefix.
+  size_t max_input_bytes = size_t{4} << 20;  // 4 MiB
 };
 
 // A reward function. Implementations must be thread-safe, linear (or close) in the input

@@ -233,15 +233,61 @@ TEST(Gsm8k, ReasonsSayWhatHappened) {
   EXPECT_EQ(v.verify({"", "#### 3", "3"}).reason, "correct");
 }
 
-TEST(Gsm8k, RespectsMaxInputBytes) {
+// Filler that reads like a chain of thought, numbers included, of at least `bytes` bytes.
+std::string reasoning(size_t bytes) {
+  std::string s;
+  for (int i = 0; s.size() < bytes; ++i) {
+    s += "Step " + std::to_string(i) + ": 3 + 4 = 7, carry 1, and check 12 again. \xE2\x88\x92" "5 is wrong.\n";
+  }
+  return s;
+}
+
+TEST(Gsm8k, ReadsTheTailOfTheResponse) {
   VerifierOptions o;
   o.max_input_bytes = 11;
   Gsm8kVerifier v(o);
-  EXPECT_EQ(v.verify({"", "abcdefghi 1 then 2", "1"}).score, 1.0);
-  EXPECT_EQ(v.verify({"", "abcdefghi 1 then 2", "2"}).score, 0.0);
-  Gsm8kVerifier defaults({});
-  EXPECT_EQ(defaults.verify({"", std::string(70000, 'a') + " 5", "5"}).score, 0.0);
-  EXPECT_EQ(defaults.verify({"", std::string(60000, 'a') + " 5", "5"}).score, 1.0);
+  // The last 11 bytes are " and then 2": the final answer is at the end.
+  EXPECT_EQ(v.verify({"", "#### 1 and then 2", "2"}).score, 1.0);
+  EXPECT_EQ(v.verify({"", "#### 1 and then 2", "1"}).score, 0.0);
+  EXPECT_EQ(v.verify({"", "#### 1 and then 2", "2"}).error, false) << "a long response is not an error";
+}
+
+TEST(Gsm8k, LongChainOfThoughtEndingInTheAnswerScoresOne) {
+  Gsm8kVerifier v({});  // default options
+  for (size_t n : {size_t{100} << 10, size_t{1} << 20, size_t{5} << 20}) {
+    std::string cot = reasoning(n);
+    EXPECT_EQ(v.verify({"", cot + "The answer is 42.", "42"}).score, 1.0) << n;
+    EXPECT_EQ(v.verify({"", cot + "#### 42", "42"}).score, 1.0) << n;
+    EXPECT_EQ(v.verify({"", cot + "#### 41", "42"}).score, 0.0) << n;
+    EXPECT_EQ(v.verify({"", "<think>" + cot + "</think>\nSo the total is 42.", "42"}).score, 1.0) << n;
+    // Numbers inside the think block never count.
+    EXPECT_EQ(v.verify({"", "<think>" + cot + "#### 42</think>\n#### 41", "42"}).score, 0.0) << n;
+    // A stray </think> (thinking started in the prompt template) drops what is before it.
+    EXPECT_EQ(v.verify({"", cot + "</think>The answer is 42.", "42"}).score, 1.0) << n;
+  }
+}
+
+TEST(Gsm8k, ThinkSectionsAreDecidedOverTheWholeResponse) {
+  VerifierOptions o;
+  o.max_input_bytes = 64;
+  Gsm8kVerifier v(o);
+  std::string filler = reasoning(10000);
+  // The think block closes inside the last 64 bytes but opened long before: the tail alone
+  // would read as a stray </think> and drop everything.
+  EXPECT_EQ(v.verify({"", "#### 7\n<think>" + filler + "</think>", "7"}).score, 1.0);
+  // An unclosed <think> far before the tail removes the whole tail.
+  VerifyResult r = v.verify({"", "#### 7 <think>" + filler, "7"});
+  EXPECT_EQ(r.score, 1.0) << r.reason;
+}
+
+TEST(Gsm8k, ManyMarkersOnOneLongLineStayLinear) {
+  // Every marker's number search stays inside its 300-byte window (this was quadratic: each
+  // marker searched for the end of its 4 MB line).
+  Gsm8kVerifier v({});
+  std::string s;
+  while (s.size() < (size_t{4} << 20) - 16) s += "answer is x ";
+  EXPECT_EQ(v.verify({"", s, "1"}).answer_found, false);
+  EXPECT_EQ(v.verify({"", "answer:\n\n" + s + " 9", "9"}).score, 1.0);
 }
 
 TEST(Gsm8k, RegisteredAsBuiltin) {

@@ -86,7 +86,9 @@ const OldCase kOldCases[] = {
     {"CapitalWordsMixedNotCounted", R"({"func_name": "validate_frequency_capital_words", "N": 1, "quantifier": "at least"})", "NASAx go", 0},
     {"CapitalWordsAtMost", R"({"func_name": "validate_frequency_capital_words", "N": 1, "quantifier": "at most"})", "A B", 0},
     {"EndExact", R"({"func_name": "validate_end", "end_phrase": "Bye."})", "Ok. Bye.", 1},
-    {"EndTrailingSpaceFails", R"({"func_name": "validate_end", "end_phrase": "Bye."})", "Ok. Bye. ", 0},
+    // open-instruct strips the answer (remove_thinking_section) before calling validate_end.
+    {"EndTrailingSpaceIsTrimmedFirst", R"({"func_name": "validate_end", "end_phrase": "Bye."})", "Ok. Bye. ", 1},
+    {"EndOtherPhraseFails", R"({"func_name": "validate_end", "end_phrase": "Bye."})", "Ok. Bye!", 0},
     {"QuotationOk", R"({"func_name": "validate_quotation"})", "\"hi\"", 1},
     {"QuotationMissing", R"({"func_name": "validate_quotation"})", "hi\"", 0},
     {"NoCommasOk", R"({"func_name": "validate_no_commas"})", "no commas", 1},
@@ -128,6 +130,57 @@ TEST(IfevalOldErrors, BadInputsScoreZeroWithReason) {
 TEST(IfevalOldErrors, EmptyResponseScoresZero) {
   EXPECT_EQ(run_old("", R"({"func_name": "validate_lowercase"})").score, 0.0);
   EXPECT_EQ(run_old(" \n", R"({"func_name": "validate_lowercase"})").score, 0.0);
+}
+
+TEST(IfevalOldCleanUp, SameCleanUpAsIfevalForEveryFunction) {
+  // With arguments (open-instruct cleans these too) and without (it checks the raw prediction
+  // there; rlvr cleans every function the same way, see docs/VERIFIERS.md).
+  EXPECT_EQ(run_old("<answer>\"Hello there.\"</answer>", R"({"func_name": "validate_quotation"})").score, 1.0);
+  EXPECT_EQ(run_old("<|assistant|>\n\"Hi\"\n", R"({"func_name": "validate_quotation"})").score, 1.0);
+  EXPECT_EQ(run_old("<think>x</think>\n\nFirst\n\nSecond one",
+                    R"({"func_name": "validate_paragraphs", "N": 2, "first_word": "First", "i": 1})")
+                .score,
+            1.0);
+  EXPECT_EQ(run_old("a, b</think>  ", R"({"func_name": "validate_no_commas"})").score, 0.0)
+      << "only whitespace after </think> is an empty response";
+  EXPECT_EQ(run_old("<think>A, B</think>lower case", R"({"func_name": "validate_lowercase"})").score, 1.0);
+}
+
+TEST(IfevalOldBound, ResponseOverTheBoundIsAnError) {
+  VerifierOptions o;
+  o.max_input_bytes = 8;
+  IfevalOldVerifier v(o);
+  auto r = v.verify(VerifyInput{"", "no commas, here", R"({"func_name": "validate_no_commas"})"});
+  EXPECT_EQ(r.score, 0.0);
+  EXPECT_TRUE(r.error);
+  EXPECT_NE(r.reason.find("verifiers.max_input_bytes (8)"), std::string::npos) << r.reason;
+}
+
+TEST(IfevalOldBound, OneMegabyteResponseIsCheckedWhole) {
+  std::string body;
+  while (body.size() < 1000000) body += "word ";
+  EXPECT_EQ(run_old(body + "Bye.", R"({"func_name": "validate_end", "end_phrase": "Bye."})").score, 1.0);
+  EXPECT_EQ(run_old(body + "late, comma", R"({"func_name": "validate_no_commas"})").score, 0.0);
+  EXPECT_EQ(run_old(body, R"({"func_name": "validate_word_constraint", "N": 200000, "quantifier": "at least"})").score,
+            1.0);
+  EXPECT_EQ(run_old(body, R"({"func_name": "validate_word_constraint", "N": 200001, "quantifier": "at least"})").score,
+            0.0);
+}
+
+TEST(IfevalOldBound, PairCountsAreLinear) {
+  // validate_highlighted_sections / validate_title / validate_placeholders rescanned the rest of
+  // the line (or of the text) for every match: quadratic on these 4 MiB inputs.
+  const size_t n = (size_t{4} << 20) - 16;  // within the default bound
+  std::string stars(n, '*'), angles, bracket_lines;
+  while (angles.size() + 5 <= n) angles += "<<a>>";
+  while (bracket_lines.size() + 2 <= n) bracket_lines += "[\n";
+  EXPECT_EQ(run_old(stars, R"({"func_name": "validate_highlighted_sections", "N": 2097144})").score, 1.0);
+  EXPECT_EQ(run_old(stars, R"({"func_name": "validate_highlighted_sections", "N": 2097145})").score, 0.0);
+  EXPECT_EQ(run_old(angles, R"({"func_name": "validate_title"})").score, 1.0);
+  EXPECT_EQ(run_old(bracket_lines + "]", R"({"func_name": "validate_placeholders", "N": 1})").score, 0.0)
+      << "a ']' on a later line does not close a '['";
+  EXPECT_EQ(run_old("[a] [b\n]", R"({"func_name": "validate_placeholders", "N": 2})").score, 0.0);
+  EXPECT_EQ(run_old("[a] [b]\n[c", R"({"func_name": "validate_placeholders", "N": 2})").score, 1.0);
 }
 
 TEST(IfevalOldErrors, AdversarialInputIsBounded) {

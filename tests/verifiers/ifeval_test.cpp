@@ -1,7 +1,6 @@
 // Tests for the ifeval verifier: every IFEval instruction type passing and failing, counting
 // edge cases, relation boundaries, ground-truth forms, scoring and adversarial input. Expected
 // values are derived by hand from the reference rules (instructions.py / instructions_util.py).
-#include <chrono>
 #include <fstream>
 #include <string>
 #include <vector>
@@ -398,6 +397,100 @@ TEST(IfevalVerifier, ThinkSectionIsRemoved) {
   EXPECT_EQ(run("<think>a, b, c</think>no commas", gt).score, 1.0);
 }
 
+// open-instruct's remove_thinking_section before any check: <|assistant|> and <answer> tags
+// removed, only what follows the last </think> kept, outer whitespace trimmed.
+TEST(IfevalVerifier, AnswerTagsAreRemovedBeforeChecking) {
+  std::string gt = R"({"instruction_id": ["startend:quotation"], "kwargs": [{}]})";
+  auto r = run("<answer>\"Hello there.\"</answer>", gt);
+  EXPECT_EQ(r.score, 1.0) << r.reason;
+  EXPECT_EQ(run("<|assistant|>\"Hi.\"", gt).score, 1.0);
+  EXPECT_EQ(run("<answer>Hello there.</answer>", gt).score, 0.0);
+}
+
+TEST(IfevalVerifier, OuterWhitespaceIsTrimmedBeforeChecking) {
+  std::string gt = R"({"instruction_id": ["length_constraints:nth_paragraph_first_word"],
+                       "kwargs": [{"num_paragraphs": 2, "nth_paragraph": 1, "first_word": "first"}]})";
+  auto r = run("\n\n  first paragraph here.\n\nsecond paragraph.", gt);
+  EXPECT_EQ(r.score, 1.0) << r.reason;
+  EXPECT_EQ(run("\n\n  other paragraph here.\n\nsecond paragraph.", gt).score, 0.0);
+}
+
+TEST(IfevalVerifier, WhitespaceAfterThinkIsAnEmptyResponse) {
+  std::string gt = R"({"instruction_id": ["punctuation:no_comma"], "kwargs": [{}]})";
+  auto r = run("<think>a, b</think>   \n ", gt);
+  EXPECT_EQ(r.score, 0.0);
+  EXPECT_FALSE(r.answer_found);
+  EXPECT_EQ(r.reason, "empty response");
+  EXPECT_FALSE(r.error) << "an empty answer is a format failure, not an error";
+  EXPECT_EQ(run("<answer> </answer>", gt).score, 0.0);
+}
+
+TEST(IfevalVerifier, OnlyTextAfterTheLastThinkCloseIsChecked) {
+  std::string gt = R"({"instruction_id": ["punctuation:no_comma"], "kwargs": [{}]})";
+  EXPECT_EQ(run("a, b</think>c, d</think>no commas", gt).score, 1.0);
+  EXPECT_EQ(run("no commas</think>c, d", gt).score, 0.0);
+}
+
+TEST(IfevalVerifier, CleanResponse) {
+  EXPECT_EQ(ifeval::clean_response("  <|assistant|> <think>x</think>\n<answer>\"Hi\"</answer>\n"), "\"Hi\"");
+  EXPECT_EQ(ifeval::clean_response("a</think>b</think> c "), "c");
+  EXPECT_EQ(ifeval::clean_response("keep <think>unclosed"), "keep");
+  EXPECT_EQ(ifeval::clean_response("\xE3\x80\x80text\xC2\xA0"), "text");  // Unicode spaces (str.strip)
+  EXPECT_EQ(ifeval::clean_response("<answer>a</answer><answer>b</answer>"), "ab");
+}
+
+// --- The input bound: the whole text or nothing --------------------------------------------------
+
+TEST(IfevalVerifier, ResponseOverTheBoundIsAnErrorNotAPrefixCheck) {
+  VerifierOptions o;
+  o.max_input_bytes = 10;
+  IfevalVerifier v(o);
+  std::string gt = R"({"instruction_id": ["punctuation:no_comma"], "kwargs": [{}]})";
+  auto r = v.verify(VerifyInput{"", "no commas here, but after the cap", gt});
+  EXPECT_EQ(r.score, 0.0);
+  EXPECT_TRUE(r.error);
+  EXPECT_EQ(r.reason,
+            "response is 33 bytes, over verifiers.max_input_bytes (10): not checked (instruction checks "
+            "need the whole text; raise the bound to score it)");
+  o.max_input_bytes = 33;
+  IfevalVerifier whole(o);
+  auto checked = whole.verify(VerifyInput{"", "no commas here, but after the cap", gt});
+  EXPECT_EQ(checked.score, 0.0) << "the comma after byte 10 is seen";
+  EXPECT_FALSE(checked.error);
+}
+
+// ~1 MB responses with default options: every byte is checked.
+std::string words(size_t n) {
+  std::string s;
+  s.reserve(n * 5);
+  for (size_t i = 0; i < n; ++i) s += "word ";
+  return s;
+}
+
+TEST(IfevalVerifier, OneMegabyteResponseIsCheckedWhole) {
+  const std::string body = words(200000);  // 1,000,000 bytes, 200,000 words
+  auto gt_words = [](long long n, const char* rel) {
+    return json{{"instruction_id", {"length_constraints:number_words"}},
+                {"kwargs", {{{"num_words", n}, {"relation", rel}}}}}
+        .dump();
+  };
+  EXPECT_EQ(run(body, gt_words(200000, "at least")).score, 1.0);
+  EXPECT_EQ(run(body, gt_words(200001, "at least")).score, 0.0);
+  EXPECT_EQ(run(body, gt_words(200000, "less than")).score, 0.0);
+  EXPECT_EQ(run(body, gt_words(200001, "less than")).score, 1.0);
+
+  std::string no_comma = R"({"instruction_id": ["punctuation:no_comma"], "kwargs": [{}]})";
+  EXPECT_EQ(run(body, no_comma).score, 1.0);
+  auto late = run(body + "one, last", no_comma);
+  EXPECT_EQ(late.score, 0.0) << "a comma past the first 64 KiB is seen";
+  EXPECT_FALSE(late.error);
+
+  std::string end = R"({"instruction_id": ["startend:end_checker"], "kwargs": [{"end_phrase": "Bye."}]})";
+  EXPECT_EQ(run(body + "Bye.", end).score, 1.0);
+  EXPECT_EQ(run(body + "Bye!", end).score, 0.0);
+  EXPECT_EQ(run("<think>" + body + "</think>" + body + "Bye.", end).score, 1.0);
+}
+
 TEST(IfevalVerifier, BadGroundTruthsScoreZeroWithReason) {
   for (const char* gt : {"", "not json", "[]", "{}", R"({"instruction_id": "x", "kwargs": []})",
                          R"({"instruction_id": [], "kwargs": []})", R"({"instruction_id": [1], "kwargs": [{}]})",
@@ -457,46 +550,47 @@ std::string all_instructions_gt() {
   return json{{"instruction_id", ids}, {"kwargs", kwargs}}.dump();
 }
 
+// Every instruction on an adversarial response. Nothing is timed: a super-linear checker turns
+// these 1 MiB inputs into a hang, which the test runner's timeout reports; the ~1 MB scaling
+// of every checker was measured when the bound was raised (docs/VERIFIERS.md, "Bounds").
 void expect_bounded(const std::string& response, const char* what) {
-  auto start = std::chrono::steady_clock::now();
   auto r = run(response, all_instructions_gt());
-  double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  EXPECT_FALSE(r.error) << what << ": " << r.reason;
   EXPECT_GE(r.score, 0.0) << what;
   EXPECT_LE(r.score, 1.0) << what;
-  EXPECT_LT(secs, 2.0) << what << " took " << secs << " s";
+  EXPECT_NE(r.reason.find("/25 instructions followed"), std::string::npos) << what << ": " << r.reason;
 }
+
+constexpr size_t kMiB = size_t{1} << 20;
 
 TEST(IfevalAdversarial, InvalidUtf8) { expect_bounded("ab\xFF\xFE\xC0\x80 c\xED\xA0\x80 d\xF4\x90\x80\x80.", "invalid UTF-8"); }
 TEST(IfevalAdversarial, NulBytes) { expect_bounded(std::string("a\0b, *c*\0. P.S.\0", 17), "NUL bytes"); }
-TEST(IfevalAdversarial, SixtyFourKiB) { expect_bounded(repeat("Hello there, *world*. [x] - item\n", 2000), "64 KiB"); }
-TEST(IfevalAdversarial, ManyAsterisks) { expect_bounded(std::string(65536, '*'), "asterisks"); }
-TEST(IfevalAdversarial, ManyOpenBrackets) { expect_bounded(std::string(65536, '['), "brackets"); }
-TEST(IfevalAdversarial, ManyBlankLines) { expect_bounded(std::string(65536, '\n') + "x", "blank lines"); }
-TEST(IfevalAdversarial, ManyPeriods) { expect_bounded(repeat(". ", 32768), "periods"); }
-TEST(IfevalAdversarial, ManyAngles) { expect_bounded(repeat("<<", 16384) + repeat(">>", 16384), "angles"); }
-TEST(IfevalAdversarial, DeepJson) { expect_bounded(std::string(30000, '[') + std::string(30000, ']'), "deep JSON"); }
-TEST(IfevalAdversarial, LongSingleWord) { expect_bounded(std::string(65536, 'A'), "long word"); }
+TEST(IfevalAdversarial, OneMiBProse) { expect_bounded(repeat("Hello there, *world*. [x] - item\n", 32768), "1 MiB"); }
+TEST(IfevalAdversarial, ManyAsterisks) { expect_bounded(std::string(kMiB, '*'), "asterisks"); }
+TEST(IfevalAdversarial, ManyOpenBrackets) { expect_bounded(std::string(kMiB, '['), "brackets"); }
+TEST(IfevalAdversarial, ManyOpenBracketLines) { expect_bounded(repeat("[\n", kMiB / 2), "bracket lines"); }
+TEST(IfevalAdversarial, ManyBlankLines) { expect_bounded(std::string(kMiB, '\n') + "x", "blank lines"); }
+TEST(IfevalAdversarial, ManyPeriods) { expect_bounded(repeat(". ", kMiB / 2), "periods"); }
+TEST(IfevalAdversarial, ManyAngles) { expect_bounded(repeat("<<", kMiB / 4) + repeat(">>", kMiB / 4), "angles"); }
+TEST(IfevalAdversarial, ManyAngleLines) { expect_bounded(repeat("<<\n", kMiB / 3), "angle lines"); }
+TEST(IfevalAdversarial, DeepJson) { expect_bounded(std::string(kMiB / 2, '[') + std::string(kMiB / 2, ']'), "deep JSON"); }
+TEST(IfevalAdversarial, LongSingleWord) { expect_bounded(std::string(kMiB, 'A'), "long word"); }
+TEST(IfevalAdversarial, LongWhitespaceThenMarker) { expect_bounded(std::string(kMiB, ' ') + "p.p", "whitespace"); }
+TEST(IfevalAdversarial, ManySeparators) { expect_bounded(repeat("******", kMiB / 6), "separators"); }
+TEST(IfevalAdversarial, ManyInitials) { expect_bounded(repeat("A. ", kMiB / 3), "initials"); }
+TEST(IfevalAdversarial, ManyThinkTags) { expect_bounded(repeat("<think>a</think>b, ", kMiB / 19) + "<answer>x</answer>", "tags"); }
 TEST(IfevalAdversarial, MixedBinary) {
   std::string s;
-  for (int i = 0; i < 65536; ++i) s.push_back(static_cast<char>((i * 7919) & 0xFF));
+  for (size_t i = 0; i < kMiB; ++i) s.push_back(static_cast<char>((i * 7919) & 0xFF));
   expect_bounded(s, "binary");
 }
 
-TEST(IfevalAdversarial, CatastrophicKeywordPatternIsBounded) {
-  auto start = std::chrono::steady_clock::now();
+TEST(IfevalAdversarial, CatastrophicKeywordPatternHitsTheMatchLimit) {
   auto r = ifeval::check_instruction("keywords:existence", json{{"keywords", {"(a+)+$"}}},
                                      std::string(30000, 'a') + "!");
-  double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   EXPECT_FALSE(r.followed);
-  EXPECT_LT(secs, 2.0);
-}
-
-TEST(IfevalAdversarial, InputIsCappedAtMaxInputBytes) {
-  VerifierOptions o;
-  o.max_input_bytes = 10;
-  IfevalVerifier v(o);
-  auto r = v.verify(VerifyInput{"", "no commas here, but after the cap", R"({"instruction_id": ["punctuation:no_comma"], "kwargs": [{}]})"});
-  EXPECT_EQ(r.score, 1.0);
+  EXPECT_TRUE(r.kwargs_error) << r.reason;
+  EXPECT_NE(r.reason.find("limit"), std::string::npos) << r.reason;
 }
 
 }  // namespace

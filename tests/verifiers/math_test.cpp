@@ -208,6 +208,42 @@ const EquivCase kEquiv[] = {
     {"LargeIntegersExact", "123456789012345678", "123456789012345679", false},
     {"EquationShortPrefixDropped", "y=2x+3", "y=3+2x", true},
     {"MatrixNotSupported", "\\begin{pmatrix}1\\\\2\\end{pmatrix}", "(1,2)", false},
+    // Function powers and arguments without parentheses, read as sympy's parse_latex does.
+    {"TrigPowerIdentity", "\\sin^2 x+\\cos^2 x", "1", true},
+    {"TrigPowerIdentityNotTwo", "\\sin^2 x+\\cos^2 x", "2", false},
+    {"SinDoubleAngle", "\\sin 2x", "2\\sin x\\cos x", true},
+    {"SinTimesCosIsAProduct", "\\sin x \\cos x", "\\frac{1}{2}\\sin 2x", true},
+    {"SinPowerBraced", "\\sin^{2}x", "(\\sin x)^2", true},
+    {"SinPowerParens", "\\sin^2(x)", "\\sin(x)^2", true},
+    {"SinSquaredIsNotSinOfSquare", "\\sin^2 x", "\\sin x^2", false},
+    {"SinOfDoubleIsNotDoubleSin", "\\sin 2x", "2\\sin x", false},
+    {"SinPowerThreeIsNotTwo", "\\sin^3 x", "\\sin^2 x", false},
+    {"InverseSine", "\\sin^{-1} x", "\\arcsin x", true},
+    {"InverseSineIsNotReciprocal", "\\sin^{-1} x", "\\frac{1}{\\sin x}", false},
+    {"SinMinusTwoIsReciprocalSquare", "\\sin^{-2} x", "\\frac{1}{\\sin^2 x}", true},
+    {"ArctanOne", "\\tan^{-1} 1", "\\frac{\\pi}{4}", true},
+    {"SecantIdentity", "\\sec^2 x", "1+\\tan^2 x", true},
+    {"NestedFunctions", "\\sin \\cos x", "\\sin(\\cos(x))", true},
+    {"BareArgumentStopsAtPlus", "\\sin x + 1", "1+\\sin(x)", true},
+    {"BareArgumentTakesAProduct", "\\sin x y", "\\sin(xy)", true},
+    {"BareArgumentIsNotTheFirstFactorOnly", "\\sin x y", "y\\sin x", false},
+    {"ParenArgumentThenFactor", "\\sin(x) y", "y\\sin x", true},
+    {"LnSquared", "\\ln^2 x", "(\\ln x)^2", true},
+    {"LogBaseBareArgument", "\\log_2 8x", "3+\\log_2 x", true},
+    // Thin spaces as digit-group separators.
+    {"ThinSpaceThousands", "1\\,000\\,000", "1000000", true},
+    {"ThinSpaceThousandsShort", "12\\,345", "12345", true},
+    {"ThinSpaceThousandsDecimal", "1\\,234.5", "1234.5", true},
+    {"ThinSpaceShortGroupIsNotThousands", "1\\,00", "100", false},
+    {"ThinSpaceLongHeadIsNotThousands", "1234\\,567", "1234567", false},
+    {"ThinSpaceDifferentNumber", "1\\,000", "1000000", false},
+    // Braced and bare subscripts are the same; a subscripted number is its own atom.
+    {"SubscriptBracedBare", "1011_{2}", "1011_2", true},
+    {"SubscriptVariables", "x_{1}+x_2", "x_1+x_{2}", true},
+    {"SubscriptBaseMatters", "1011_2", "1011_{10}", false},
+    {"SubscriptIsNotThePlainNumber", "1011_2", "1011", false},
+    {"SubscriptDigitsMatter", "1011_2", "1010_2", false},
+    {"SubscriptVariablesDiffer", "x_1", "x_2", false},
 };
 INSTANTIATE_TEST_SUITE_P(Table, EquivalenceCase, ::testing::ValuesIn(kEquiv),
                          [](const auto& info) { return info.param.name; });
@@ -275,6 +311,16 @@ const VerifyCase kVerify[] = {
     {"NulBytes", std::string("\\boxed{\0" "1}", 10), "1", 0, true},
     {"InvalidUtf8", "\xff\xfe \\boxed{7} \xc3", "7", 1, true},
     {"LongExpressionRejected", "\\boxed{" + std::string(5000, '1') + "}", std::string(5000, '1'), 1, true},
+    {"BoxedOneAgainstTrigIdentity", "\\boxed{1}", "\\sin^2 x+\\cos^2 x", 1, true},
+    {"BoxedTrigIdentityAgainstOne", "\\boxed{\\sin^2 x+\\cos^2 x}", "1", 1, true},
+    {"BoxedTwoAgainstTrigIdentity", "\\boxed{2}", "\\sin^2 x+\\cos^2 x", 0, true},
+    {"BoxedDoubleAngle", "\\boxed{2\\sin x\\cos x}", "\\sin 2x", 1, true},
+    {"BoxedThinSpaces", "\\boxed{1\\,000\\,000}", "1000000", 1, true},
+    {"BoxedPlainAgainstThinSpaces", "\\boxed{1000000}", "1\\,000\\,000", 1, true},
+    {"BoxedThinSpacesWrong", "\\boxed{1\\,000\\,001}", "1000000", 0, true},
+    {"BoxedBracedSubscript", "\\boxed{1011_{2}}", "1011_2", 1, true},
+    {"BoxedBareSubscript", "\\boxed{1011_2}", "1011_{2}", 1, true},
+    {"BoxedSubscriptWrongDigits", "\\boxed{1001_{2}}", "1011_2", 0, true},
 };
 INSTANTIATE_TEST_SUITE_P(Table, MathVerifyCase, ::testing::ValuesIn(kVerify),
                          [](const auto& info) { return info.param.name; });
@@ -310,6 +356,60 @@ TEST(Math, ParserRejectsUnsupportedAndDeep) {
   EXPECT_FALSE(math::parses_as_expression(std::string(1000, '(') + "1" + std::string(1000, ')')));
   EXPECT_FALSE(math::parses_as_expression(std::string(math::kMaxExprBytes + 1, '1')));
   EXPECT_TRUE(math::parses_as_expression(std::string(20, '(') + "1" + std::string(20, ')')));
+}
+
+// Filler that reads like a chain of thought (numbers, LaTeX, no box) of at least `bytes` bytes.
+std::string reasoning(size_t bytes) {
+  std::string s;
+  for (int i = 0; s.size() < bytes; ++i) {
+    s += "Step " + std::to_string(i) + ": $\\frac{3}{4} + x = 7$, so $x = \\frac{25}{4}$; check 12 again.\n";
+  }
+  return s;
+}
+
+TEST(Math, LongChainOfThoughtEndingInTheAnswerScoresOne) {
+  MathVerifier v({});  // default options
+  for (size_t n : {size_t{100} << 10, size_t{1} << 20, size_t{5} << 20}) {
+    std::string cot = reasoning(n);
+    EXPECT_EQ(v.verify({"", cot + "So $\\boxed{\\frac{1}{2}}$.", "\\frac12"}).score, 1.0) << n;
+    EXPECT_EQ(v.verify({"", cot + "\\boxed{3}", "\\frac12"}).score, 0.0) << n;
+    EXPECT_EQ(v.verify({"", "<think>" + cot + "\\boxed{0}</think>\nSo $\\boxed{0.5}$.", "\\frac12"}).score, 1.0)
+        << n;
+    EXPECT_EQ(v.verify({"", "<think>" + cot + "\\boxed{0.5}</think>\nSo $\\boxed{0}$.", "\\frac12"}).score, 0.0)
+        << n;
+    EXPECT_EQ(v.verify({"", cot + "Final Answer: The final answer is $\\frac{1}{2}$. I hope it is correct.",
+                        "0.5"})
+                  .score,
+              1.0)
+        << n;
+  }
+}
+
+TEST(Math, ReadsTheTailOfTheResponse) {
+  VerifierOptions o;
+  o.max_input_bytes = 12;
+  MathVerifier v(o);
+  // "\\boxed{2}" is within the last 12 bytes; the earlier box is not read.
+  VerifyResult r = v.verify({"", "\\boxed{1} then \\boxed{2}", "2"});
+  EXPECT_EQ(r.score, 1.0) << r.reason;
+  EXPECT_FALSE(r.error);
+}
+
+TEST(Math, AdversarialTailsStayBounded) {
+  // Four MiB of the worst shapes for each stage; linear stages finish at once.
+  MathVerifier v({});
+  auto repeat = [](const std::string& unit) {
+    std::string s;
+    while (s.size() < (size_t{4} << 20)) s += unit;
+    return s;
+  };
+  EXPECT_EQ(v.verify({"", repeat("\\boxed{"), "1"}).answer_found, false);
+  EXPECT_EQ(v.verify({"", repeat("\\boxed "), "1"}).score, 0.0);
+  EXPECT_EQ(v.verify({"", repeat("Final Answer: The final answer is "), "1"}).score, 0.0);
+  EXPECT_EQ(v.verify({"", repeat("{"), "1"}).score, 0.0);
+  EXPECT_EQ(v.verify({"", "\\boxed{" + repeat("1+") + "1}", "1"}).score, 0.0);
+  EXPECT_EQ(v.verify({"", repeat("<think>"), "1"}).answer_found, false);
+  EXPECT_EQ(v.verify({"", repeat("</think>") + "\\boxed{1}", "1"}).score, 1.0);
 }
 
 TEST(Math, RegisteredAsBuiltin) {

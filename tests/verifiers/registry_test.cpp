@@ -1,9 +1,11 @@
 // The registry, the extension example from docs/VERIFIERS.md, and the reward scorer.
 #include <atomic>
+#include <limits>
 #include <string>
 #include <vector>
 
 #include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
 
 #include "core/config/config.h"
 #include "core/error.h"
@@ -134,6 +136,7 @@ TEST(RewardScorer, ThrowingVerifierScoresZero) {
   RewardScorer s(config_with_reward(10), 1);
   Reward r = s.score("throws", {});
   EXPECT_EQ(r.score, 0.0);
+  EXPECT_TRUE(r.error);
   EXPECT_NE(r.reason.find("boom"), std::string::npos);
 }
 
@@ -170,11 +173,83 @@ TEST(RewardScorer, BatchKeepsOrderAcrossDatasets) {
 }
 
 TEST(RewardScorer, MaxInputBytesFromConfig) {
+  EXPECT_EQ(core::VerifiersConfig{}.max_input_bytes, 4194304);
+  EXPECT_EQ(VerifierOptions{}.max_input_bytes, size_t{4194304});
   core::VerifiersConfig c;
   c.max_input_bytes = 6;
   RewardScorer s(c, 1);
-  EXPECT_EQ(s.score("gsm8k", {"", "#### 5 and then 7", "5"}).score, 1.0);
-  EXPECT_EQ(s.score("gsm8k", {"", "abcdefgh 5", "5"}).score, 0.0);
+  // gsm8k reads the last 6 bytes ("then 7").
+  EXPECT_EQ(s.score("gsm8k", {"", "#### 5 and then 7", "7"}).score, 1.0);
+  EXPECT_EQ(s.score("gsm8k", {"", "#### 5 and then 7", "5"}).score, 0.0);
+  // ifeval does not check a prefix: over the bound is an error.
+  Reward r = s.score("ifeval", {"", "no comma at all", R"({"instruction_id": ["punctuation:no_comma"], "kwargs": [{}]})"});
+  EXPECT_EQ(r.score, 0.0);
+  EXPECT_TRUE(r.error);
+  EXPECT_NE(r.reason.find("verifiers.max_input_bytes (6)"), std::string::npos) << r.reason;
+}
+
+TEST(RewardScorer, NonFiniteScoreIsZeroAndAnError) {
+  register_verifier("nan_score", [](const VerifierOptions&) {
+    struct NanScore : Verifier {
+      VerifyResult verify(const VerifyInput& in) const override {
+        double v = in.response == "inf" ? std::numeric_limits<double>::infinity()
+                                        : std::numeric_limits<double>::quiet_NaN();
+        return {v, true, "computed"};
+      }
+    };
+    return std::unique_ptr<Verifier>(new NanScore);
+  });
+  RewardScorer s(config_with_reward(10), 1);
+  for (const char* what : {"nan", "inf"}) {
+    Reward r = s.score("nan_score", {"", what, ""});
+    EXPECT_EQ(r.score, 0.0) << what;
+    EXPECT_EQ(r.reward, 0.0) << what;
+    EXPECT_TRUE(r.error) << what;
+    EXPECT_EQ(r.reason, std::string("verifier returned a non-finite score (") + what +
+                            "); scored 0: computed");
+  }
+}
+
+TEST(RewardScorer, ErrorsPropagate) {
+  register_verifier("always_error", [](const VerifierOptions&) {
+    struct AlwaysError : Verifier {
+      VerifyResult verify(const VerifyInput&) const override {
+        VerifyResult r;
+        r.reason = "could not run";
+        r.error = true;
+        return r;
+      }
+    };
+    return std::unique_ptr<Verifier>(new AlwaysError);
+  });
+  RewardScorer s(config_with_reward(10), 1);
+  Reward r = s.score("always_error", {});
+  EXPECT_TRUE(r.error);
+  EXPECT_EQ(r.reason, "could not run");
+  EXPECT_FALSE(s.score("gsm8k", {"", "#### 4", "5"}).error) << "a wrong answer is not an error";
+  EXPECT_FALSE(s.score("gsm8k", {"", "none", "5"}).error) << "a format failure is not an error";
+}
+
+TEST(RewardScorer, OneElementListGroundTruthIsUnwrappedForEveryVerifier) {
+  RewardScorer s(config_with_reward(10), 1);
+  // gsm8k: a string element and a number element.
+  EXPECT_EQ(s.score("gsm8k", {"", "#### 5", "[\"5\"]"}).score, 1.0);
+  EXPECT_EQ(s.score("gsm8k", {"", "#### 5", "[5]"}).score, 1.0);
+  EXPECT_EQ(s.score("gsm8k", {"", "#### 5", " [ \"5\" ] "}).score, 1.0);
+  EXPECT_EQ(s.score("gsm8k", {"", "#### 5", "['5']"}).score, 1.0);
+  EXPECT_EQ(s.score("gsm8k", {"", "#### 6", "[\"5\"]"}).score, 0.0);
+  // math: a one-element list of LaTeX; several elements stay alternatives.
+  EXPECT_EQ(s.score("math", {"", "\\boxed{0.5}", "[\"\\\\frac{1}{2}\"]"}).score, 1.0);
+  EXPECT_EQ(s.score("math", {"", "\\boxed{7}", "[7]"}).score, 1.0);
+  EXPECT_EQ(s.score("math", {"", "\\boxed{2}", "[\"1\", \"2\"]"}).score, 1.0);
+  EXPECT_EQ(s.score("math", {"", "\\boxed{[1,2]}", "[1,2]"}).score, 1.0) << "an interval is not a list";
+  // ifeval: a one-element list of the object, or of its JSON text.
+  const std::string gt = R"({"instruction_id": ["punctuation:no_comma"], "kwargs": [{}]})";
+  EXPECT_EQ(s.score("ifeval", {"", "no comma here", "[" + gt + "]"}).score, 1.0);
+  EXPECT_EQ(s.score("ifeval", {"", "a, comma", "[" + gt + "]"}).score, 0.0);
+  EXPECT_EQ(s.score("ifeval", {"", "no comma here", nlohmann::json::array({gt}).dump()}).score, 1.0);
+  // ifeval_old: a one-element list of its object.
+  EXPECT_EQ(s.score("ifeval_old", {"", "no comma here", R"([{"func_name": "validate_no_commas"}])"}).score, 1.0);
 }
 
 TEST(ThreadPool, ParallelForVisitsEveryIndexOnce) {
