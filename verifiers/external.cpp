@@ -15,6 +15,7 @@
 #include <cmath>
 #include <cstring>
 #include <thread>
+#include <utility>
 
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
@@ -103,9 +104,11 @@ std::string describe_status(int status) {
   return "ended";
 }
 
+// Every failure of the external verifier is an error: the response could not be scored.
 VerifyResult failure(std::string reason) {
   VerifyResult r;
   r.reason = std::move(reason);
+  r.error = true;
   return r;
 }
 
@@ -121,28 +124,30 @@ ExternalVerifier::ExternalVerifier(ExternalVerifierOptions options) : options_(s
   RLVR_CHECK(options_.num_processes >= 1 && options_.num_processes <= 256,
              "external verifier '{}': num_processes {} is out of range [1, 256]", options_.name,
              options_.num_processes);
-  children_.resize(static_cast<size_t>(options_.num_processes));
-  for (size_t i = children_.size(); i-- > 0;) free_.push_back(i);
+  num_children_ = static_cast<size_t>(options_.num_processes);
+  children_ = std::make_unique<Child[]>(num_children_);
+  for (size_t i = num_children_; i-- > 0;) free_.push_back(i);
 }
 
 ExternalVerifier::~ExternalVerifier() {
   std::lock_guard<std::mutex> lock(mu_);
   // Closing our end is EOF on the child's stdin: a well-behaved child exits by itself.
-  for (auto& c : children_) {
+  for (size_t i = 0; i < num_children_; ++i) {
+    Child& c = children_[i];
     if (c.fd >= 0) {
       ::close(c.fd);
       c.fd = -1;
     }
   }
+  // A child that exited is still killed as a group (what it left behind goes too) and reaped.
   auto deadline = Clock::now() + std::chrono::seconds(1);
   while (true) {
     bool any = false;
-    for (auto& c : children_) {
-      if (c.pid <= 0) continue;
-      int status = 0;
-      pid_t r = ::waitpid(c.pid, &status, WNOHANG);
-      if (r == c.pid || (r < 0 && errno == ECHILD)) {
-        c.pid = -1;
+    for (size_t i = 0; i < num_children_; ++i) {
+      Child& c = children_[i];
+      if (c.pid.load() <= 0) continue;
+      if (exited(c)) {
+        kill_child(c);  // no-op when exited() found it gone
       } else {
         any = true;
       }
@@ -150,9 +155,26 @@ ExternalVerifier::~ExternalVerifier() {
     if (!any || Clock::now() >= deadline) break;
     std::this_thread::sleep_for(std::chrono::milliseconds(2));
   }
-  for (auto& c : children_) {
-    if (c.pid > 0) kill_child(c);
+  for (size_t i = 0; i < num_children_; ++i) {
+    if (children_[i].pid.load() > 0) kill_child(children_[i]);
   }
+}
+
+bool ExternalVerifier::exited(Child& c) {
+  pid_t pid = c.pid.load();
+  if (pid <= 0) return true;
+  siginfo_t info{};
+  int r;
+  do {
+    r = ::waitid(P_PID, static_cast<id_t>(pid), &info, WEXITED | WNOHANG | WNOWAIT);
+  } while (r < 0 && errno == EINTR);
+  if (r < 0) {
+    // Not our child any more (reaped elsewhere, e.g. SIGCHLD ignored): its pid may already be
+    // reused, so it must never be signalled.
+    c.pid.store(-1);
+    return true;
+  }
+  return info.si_pid == pid;  // 0 while it is still running
 }
 
 std::string ExternalVerifier::spawn(Child& c) const {
@@ -171,7 +193,10 @@ std::string ExternalVerifier::spawn(Child& c) const {
   sigemptyset(&none);
   posix_spawnattr_setsigdefault(&attr, &all);  // children never inherit an ignored SIGPIPE
   posix_spawnattr_setsigmask(&attr, &none);
-  posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSIGMASK);
+  // A new process group led by the child: kill_child signals the group, so whatever the child
+  // starts (a shell wrapper's command, worker processes) dies with it.
+  posix_spawnattr_setpgroup(&attr, 0);
+  posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETPGROUP);
   std::vector<char*> argv;
   for (const auto& a : options_.command) argv.push_back(const_cast<char*>(a.c_str()));
   argv.push_back(nullptr);
@@ -188,7 +213,7 @@ std::string ExternalVerifier::spawn(Child& c) const {
   ::fcntl(sv[0], F_SETFL, flags | O_NONBLOCK);
   if (c.started_once) restarts_.fetch_add(1);
   c.started_once = true;
-  c.pid = pid;
+  c.pid.store(pid);
   c.fd = sv[0];
   c.buf.clear();
   return {};
@@ -200,29 +225,44 @@ std::string ExternalVerifier::kill_child(Child& c) const {
     c.fd = -1;
   }
   std::string how = "ended";
-  if (c.pid > 0) {
-    ::kill(c.pid, SIGKILL);
+  pid_t pid = c.pid.load();
+  if (pid > 0) {
+    // The child is not reaped yet, so `pid` still names its group (no reuse is possible).
+    if (::kill(-pid, SIGKILL) != 0) ::kill(pid, SIGKILL);
     int status = 0;
     pid_t r;
     do {
-      r = ::waitpid(c.pid, &status, 0);
+      r = ::waitpid(pid, &status, 0);
     } while (r < 0 && errno == EINTR);
-    if (r == c.pid) how = describe_status(status);
-    c.pid = -1;
+    if (r == pid) how = describe_status(status);
+    c.pid.store(-1);
   }
   c.buf.clear();
   return how;
 }
 
 void ExternalVerifier::start() {
-  std::lock_guard<std::mutex> lock(mu_);
-  for (auto& c : children_) {
-    if (c.pid > 0) continue;
-    std::string err = spawn(c);
-    if (!err.empty()) {
-      throw Error(fmt::format("external verifier '{}': {}", options_.name, err),
-                  "check verifiers.external[].command: the program must exist on PATH or be a path");
-    }
+  // Own every idle slot while spawning (slots in use belong to verify() calls, which start
+  // their child on demand).
+  std::vector<size_t> slots;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    slots.swap(free_);
+  }
+  std::string err;
+  for (size_t slot : slots) {
+    Child& c = children_[slot];
+    if (c.pid.load() > 0 || !err.empty()) continue;
+    err = spawn(c);
+  }
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    free_.insert(free_.end(), slots.begin(), slots.end());
+  }
+  cv_.notify_all();
+  if (!err.empty()) {
+    throw Error(fmt::format("external verifier '{}': {}", options_.name, err),
+                "check verifiers.external[].command: the program must exist on PATH or be a path");
   }
 }
 
@@ -244,10 +284,21 @@ void ExternalVerifier::release(size_t slot) const {
 
 VerifyResult ExternalVerifier::verify(const VerifyInput& input) const {
   requests_.fetch_add(1);
+  // Fields are sent whole or not at all: a verifier scoring a cut text would give a wrong reward.
+  for (const auto& [field, text] : {std::pair<const char*, const std::string*>{"prompt", &input.prompt},
+                                    {"response", &input.response},
+                                    {"ground_truth", &input.ground_truth}}) {
+    if (text->size() > options_.max_input_bytes) {
+      inputs_too_long_.fetch_add(1);
+      return failure(fmt::format("external verifier: {} is {} bytes, over verifiers.max_input_bytes ({}); "
+                                 "not sent",
+                                 field, text->size(), options_.max_input_bytes));
+    }
+  }
   int64_t id = next_id_.fetch_add(1);
   nlohmann::json req = {{"id", id},
-                        {"prompt", std::string(cap_input(input.prompt, options_.max_input_bytes))},
-                        {"response", std::string(cap_input(input.response, options_.max_input_bytes))},
+                        {"prompt", input.prompt},
+                        {"response", input.response},
                         {"ground_truth", input.ground_truth}};
   std::string line = req.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
   line += '\n';
@@ -261,17 +312,13 @@ VerifyResult ExternalVerifier::verify(const VerifyInput& input) const {
   Child& c = children_[slot];
 
   // A child that died while idle is replaced before the request, so the request is not lost.
-  if (c.pid > 0) {
-    int status = 0;
-    if (::waitpid(c.pid, &status, WNOHANG) == c.pid) {
-      crashes_.fetch_add(1);
-      RLVR_LOG_WARN("external verifier '{}': idle child {} {}; restarting", options_.name, c.pid,
-                    describe_status(status));
-      c.pid = -1;
-      kill_child(c);
-    }
+  pid_t old = c.pid.load();
+  if (old > 0 && exited(c)) {
+    crashes_.fetch_add(1);
+    std::string how = kill_child(c);
+    RLVR_LOG_WARN("external verifier '{}': idle child {} {}; restarting", options_.name, old, how);
   }
-  if (c.pid <= 0) {
+  if (c.pid.load() <= 0) {
     std::string err = spawn(c);
     if (!err.empty()) {
       spawn_failures_.fetch_add(1);
@@ -340,15 +387,16 @@ ExternalVerifierStats ExternalVerifier::stats() const {
   s.crashes = crashes_.load();
   s.protocol_errors = protocol_errors_.load();
   s.spawn_failures = spawn_failures_.load();
+  s.inputs_too_long = inputs_too_long_.load();
   s.restarts = restarts_.load();
   return s;
 }
 
 std::vector<pid_t> ExternalVerifier::child_pids() const {
-  std::lock_guard<std::mutex> lock(mu_);
   std::vector<pid_t> pids;
-  for (const auto& c : children_) {
-    if (c.pid > 0) pids.push_back(c.pid);
+  for (size_t i = 0; i < num_children_; ++i) {
+    pid_t pid = children_[i].pid.load();
+    if (pid > 0) pids.push_back(pid);
   }
   return pids;
 }

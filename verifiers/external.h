@@ -4,11 +4,14 @@
 //   request  {"id": 7, "prompt": "...", "response": "...", "ground_truth": "..."}
 //   reply    {"id": 7, "score": 1.0, "reason": "exact match"}      (reason optional)
 // The child reads requests on stdin and writes replies on stdout, one reply per request, in
-// order; stderr passes through to ours. A request that gets no valid reply within
-// `timeout_ms` (the child hung, crashed, closed stdout, wrote a bad line, a wrong id, or a
-// score outside [0, 1]) scores 0 with a reason; the child is killed (SIGKILL), reaped, counted,
-// and restarted on next use. Children are never left as zombies: every child is reaped when it
-// fails and when the verifier is destroyed (stdin closed, then SIGKILL after a grace period).
+// order; stderr passes through to ours. Inputs are sent whole: a prompt, response or ground
+// truth longer than max_input_bytes is not sent (score 0, error). A request that gets no valid
+// reply within `timeout_ms` (the child hung, crashed, closed stdout, wrote a bad line, a wrong
+// id, or a score outside [0, 1]) scores 0 with error = true and a reason; the child is killed,
+// reaped, counted, and restarted on next use. Each child runs in its own process group, and
+// every kill is SIGKILL to the whole group, so a wrapper (`sh -c '...'`) never leaves its own
+// children running. Children are never left as zombies: every child is reaped when it fails
+// and when the verifier is destroyed (stdin closed, then SIGKILL after a grace period).
 #pragma once
 
 #include <sys/types.h>
@@ -34,18 +37,20 @@ struct ExternalVerifierOptions {
   std::vector<std::string> command;    // argv; argv[0] is looked up on PATH. REQUIRES: non-empty
   int64_t timeout_ms = 5000;           // per request, send to reply
   int64_t num_processes = 1;           // children run in parallel (one request each at a time)
-  size_t max_input_bytes = 65536;      // bytes of the response sent
+  size_t max_input_bytes = size_t{4} << 20;  // longest prompt/response/ground_truth sent
   size_t max_reply_bytes = 1 << 20;    // a longer reply line is a protocol error
 };
 
 // Counters since construction. Every failed request increments exactly one of timeouts,
-// crashes, protocol_errors or spawn_failures; restarts counts children started after the first.
+// crashes, protocol_errors, spawn_failures or inputs_too_long; restarts counts children started
+// after the first.
 struct ExternalVerifierStats {
   int64_t requests = 0;
   int64_t timeouts = 0;
   int64_t crashes = 0;
   int64_t protocol_errors = 0;
   int64_t spawn_failures = 0;
+  int64_t inputs_too_long = 0;  // a field over max_input_bytes: not sent
   int64_t restarts = 0;
 };
 
@@ -65,36 +70,47 @@ class ExternalVerifier : public Verifier {
   // (program not found, not executable). Optional: verify() starts children on demand.
   void start();
 
-  // Never throws; failures are score 0 with a reason.
+  // Never throws; failures are score 0 with error = true and a reason.
   VerifyResult verify(const VerifyInput& input) const override;
 
   ExternalVerifierStats stats() const;
   // Pids of the children currently running (tests use it to check for leaks and zombies).
+  // Safe to call while other threads are in verify().
   std::vector<pid_t> child_pids() const;
 
  private:
+  // One slot of the pool. Ownership: a slot taken from free_ (acquire(), or start() and the
+  // destructor under mu_) is used by that one thread alone; fd, buf and started_once are only
+  // touched by the owner. `pid` is also read by child_pids() without owning the slot, so it is
+  // atomic.
   struct Child {
-    pid_t pid = -1;
-    int fd = -1;        // our end of the socketpair (child's stdin and stdout)
-    std::string buf;    // bytes read past the last reply line
+    std::atomic<pid_t> pid{-1};  // also the process group id; -1 when no child runs
+    int fd = -1;                 // our end of the socketpair (child's stdin and stdout)
+    std::string buf;             // bytes read past the last reply line
     bool started_once = false;
   };
 
-  // Spawns a child into `c`; returns an error message, empty on success.
+  // Spawns a child into `c` in a new process group; returns an error message, empty on success.
   std::string spawn(Child& c) const;
-  // Kills (SIGKILL) and reaps `c`'s process; returns a description of how it ended.
+  // Kills (SIGKILL) `c`'s whole process group and reaps the child; returns a description of how
+  // it ended. Takes no lock (the destructor calls it under mu_).
   std::string kill_child(Child& c) const;
+  // True when `c`'s child has exited (checked without reaping it, so its pid, which is also the
+  // group id, cannot be reused before kill_child signals the group). A pid that is no longer
+  // our child is cleared (set to -1) and reported as exited.
+  static bool exited(Child& c);
   size_t acquire() const;
   void release(size_t slot) const;
 
   ExternalVerifierOptions options_;
   mutable std::mutex mu_;
   mutable std::condition_variable cv_;
-  mutable std::vector<Child> children_;
-  mutable std::vector<size_t> free_;
+  size_t num_children_ = 0;
+  std::unique_ptr<Child[]> children_;   // fixed size; see Child for who touches what
+  mutable std::vector<size_t> free_;    // guarded by mu_
   mutable std::atomic<int64_t> next_id_{1};
   mutable std::atomic<int64_t> requests_{0}, timeouts_{0}, crashes_{0}, protocol_errors_{0},
-      spawn_failures_{0}, restarts_{0};
+      spawn_failures_{0}, inputs_too_long_{0}, restarts_{0};
 };
 
 // Registers every `config.external` entry under its name (a factory creating an

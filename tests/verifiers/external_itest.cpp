@@ -1,12 +1,20 @@
 // The external verifier with real child processes: the shipped example verifier
 // (verifiers/examples/exact_match_verifier.py) on a table of cases, and the failure paths
-// (timeout, crash, bad replies, idle death, spawn failure) with a misbehaving test double.
+// (timeout, crash, bad replies, idle death, spawn failure, process groups, the input bound)
+// with a misbehaving test double. Nothing here asserts on elapsed time: waits for a process to
+// die are bounded polls, and concurrency is proven by a rendezvous that only completes when
+// the children really serve requests at the same time.
 #include "verifiers/external.h"
 
 #include <signal.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
+#include <unistd.h>
 
+#include <atomic>
 #include <chrono>
+#include <cstdio>
+#include <fstream>
 #include <string>
 #include <thread>
 #include <vector>
@@ -35,6 +43,68 @@ ExternalVerifierOptions options(const std::string& script, int64_t timeout_ms = 
 
 // True when `pid` no longer exists (reaped: not even a zombie).
 bool gone(pid_t pid) { return ::kill(pid, 0) != 0 && errno == ESRCH; }
+
+// True when `pid` is not running: gone, or a zombie. A killed grandchild is reparented to init
+// (or a subreaper), which may reap it late or never; either way it no longer runs.
+bool dead(pid_t pid) {
+  if (gone(pid)) return true;
+  std::ifstream stat("/proc/" + std::to_string(pid) + "/stat");
+  std::string text((std::istreambuf_iterator<char>(stat)), std::istreambuf_iterator<char>());
+  if (text.empty()) return gone(pid);
+  size_t paren = text.rfind(')');
+  return paren != std::string::npos && paren + 2 < text.size() &&
+         (text[paren + 2] == 'Z' || text[paren + 2] == 'X');
+}
+
+// Polls `done` every 10 ms for up to 20 s (generous for sanitizers and loaded machines).
+template <class F>
+bool eventually(F done) {
+  for (int i = 0; i < 2000; ++i) {
+    if (done()) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  return done();
+}
+
+// A fresh directory under the test temp dir.
+std::string fresh_dir(const std::string& name) {
+  std::string dir = ::testing::TempDir() + "rlvr_ext_" + name + "_" + std::to_string(::getpid());
+  std::string cmd = "rm -rf '" + dir + "'";
+  EXPECT_EQ(std::system(cmd.c_str()), 0);
+  EXPECT_EQ(::mkdir(dir.c_str(), 0700), 0) << dir;
+  return dir;
+}
+
+// Reads the pid a wrapper script wrote to `path` (waits for the file to be complete).
+pid_t read_pid(const std::string& path) {
+  pid_t pid = -1;
+  eventually([&] {
+    std::ifstream in(path);
+    std::string line;
+    if (!std::getline(in, line) || line.empty()) return false;
+    pid = static_cast<pid_t>(std::stol(line));
+    return true;
+  });
+  return pid;
+}
+
+// Expects `pid` to stop running soon; kills it if it does not, so a failure leaks nothing.
+void expect_dies(pid_t pid) {
+  bool died = eventually([&] { return dead(pid); });
+  EXPECT_TRUE(died) << "grandchild " << pid << " still runs";
+  if (!died) ::kill(pid, SIGKILL);
+}
+
+// `sh -c` wrapper: starts a grandchild (`sleep 1000` in the background, in the same process
+// group, not holding the socket), writes its pid to `pid_file`, then execs the misbehaving
+// verifier in the shell's place, so the sleep is the verifier process's child.
+ExternalVerifierOptions wrapped_options(const std::string& pid_file, int64_t timeout_ms) {
+  ExternalVerifierOptions o = options(kMisbehaving, timeout_ms);
+  o.command = {"sh", "-c",
+               "sleep 1000 >/dev/null & echo $! > '" + pid_file + ".tmp' && mv '" + pid_file + ".tmp' '" + pid_file +
+                   "'; exec python3 '" + kMisbehaving + "'"};
+  return o;
+}
 
 // --- the example verifier, one shared process for the whole table ---
 struct Case {
@@ -153,8 +223,12 @@ INSTANTIATE_TEST_SUITE_P(Generated, ExampleVerifierVocabulary, ::testing::Values
 
 TEST(ExternalVerifier, CorrectRepliesAndStats) {
   ExternalVerifier v(options(kMisbehaving));
-  EXPECT_EQ(v.verify({"", "a", "a"}).score, 1.0);
-  EXPECT_EQ(v.verify({"", "a", "b"}).score, 0.0);
+  VerifyResult right = v.verify({"", "a", "a"});
+  EXPECT_EQ(right.score, 1.0);
+  EXPECT_FALSE(right.error);
+  VerifyResult wrong = v.verify({"", "a", "b"});
+  EXPECT_EQ(wrong.score, 0.0);
+  EXPECT_FALSE(wrong.error) << "a wrong answer is not an error";
   auto s = v.stats();
   EXPECT_EQ(s.requests, 2);
   EXPECT_EQ(s.timeouts + s.crashes + s.protocol_errors + s.restarts, 0);
@@ -165,13 +239,11 @@ TEST(ExternalVerifier, HangTimesOutScoresZeroAndRestarts) {
   ExternalVerifier v(options(kMisbehaving, /*timeout_ms=*/1500));
   v.start();
   pid_t first = v.child_pids().at(0);
-  auto t0 = std::chrono::steady_clock::now();
   VerifyResult r = v.verify({"", "HANG", "x"});
-  auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - t0).count();
   EXPECT_EQ(r.score, 0.0);
-  EXPECT_NE(r.reason.find("timed out"), std::string::npos) << r.reason;
-  EXPECT_GE(ms, 1400);
-  EXPECT_LT(ms, 5000);
+  EXPECT_TRUE(r.error);
+  EXPECT_EQ(r.reason, "external verifier timed out after 1500 ms");
+  EXPECT_EQ(v.stats().timeouts, 1) << "the timeout fired (not a crash or protocol error)";
   EXPECT_TRUE(gone(first)) << "hung child must be killed and reaped";
   EXPECT_EQ(v.verify({"", "ok", "ok"}).score, 1.0);  // a fresh child answers
   EXPECT_NE(v.child_pids().at(0), first);
@@ -186,6 +258,7 @@ TEST(ExternalVerifier, CrashScoresZeroAndRestarts) {
   pid_t first = v.child_pids().at(0);
   VerifyResult r = v.verify({"", "CRASH", "x"});
   EXPECT_EQ(r.score, 0.0);
+  EXPECT_TRUE(r.error);
   EXPECT_NE(r.reason.find("exited with status 3"), std::string::npos) << r.reason;
   EXPECT_TRUE(gone(first));
   EXPECT_EQ(v.verify({"", "ok", "ok"}).score, 1.0);
@@ -197,6 +270,7 @@ TEST(ExternalVerifier, ProtocolErrorsScoreZeroAndRestart) {
   for (const char* bad : {"GARBAGE", "WRONGID", "BIGSCORE", "NOSCORE", "HUGE"}) {
     VerifyResult r = v.verify({"", bad, bad});
     EXPECT_EQ(r.score, 0.0) << bad;
+    EXPECT_TRUE(r.error) << bad;
     EXPECT_NE(r.reason.find("protocol error"), std::string::npos) << bad << ": " << r.reason;
     EXPECT_EQ(v.verify({"", "ok", "ok"}).score, 1.0) << "after " << bad;
   }
@@ -208,6 +282,7 @@ TEST(ExternalVerifier, ClosedStdoutEndsInTimeoutAndRestart) {
   ExternalVerifier v(options(kMisbehaving, 1000));
   VerifyResult r = v.verify({"", "CLOSE", "x"});
   EXPECT_EQ(r.score, 0.0);
+  EXPECT_TRUE(r.error);
   EXPECT_EQ(v.stats().timeouts + v.stats().crashes, 1);
   EXPECT_EQ(v.verify({"", "ok", "ok"}).score, 1.0);
 }
@@ -215,7 +290,8 @@ TEST(ExternalVerifier, ClosedStdoutEndsInTimeoutAndRestart) {
 TEST(ExternalVerifier, IdleDeathIsReplacedBeforeTheNextRequest) {
   ExternalVerifier v(options(kMisbehaving));
   EXPECT_EQ(v.verify({"", "EXIT_AFTER", "EXIT_AFTER"}).score, 1.0);
-  std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  pid_t first = v.child_pids().at(0);
+  ASSERT_TRUE(eventually([&] { return dead(first); })) << "the child exits after replying";
   // The child exited after replying; the next request must still be answered.
   EXPECT_EQ(v.verify({"", "ok", "ok"}).score, 1.0);
   EXPECT_EQ(v.stats().crashes, 1);
@@ -229,6 +305,7 @@ TEST(ExternalVerifier, MissingProgramFailsStartAndScoresZero) {
   EXPECT_THROW(v.start(), Error);
   VerifyResult r = v.verify({"", "a", "a"});
   EXPECT_EQ(r.score, 0.0);
+  EXPECT_TRUE(r.error);
   EXPECT_NE(r.reason.find("cannot start"), std::string::npos) << r.reason;
   EXPECT_EQ(v.stats().spawn_failures, 1);
 }
@@ -256,24 +333,124 @@ TEST(ExternalVerifier, DestructorReapsEveryChildEvenHungOnes) {
 }
 
 TEST(ExternalVerifier, SeveralProcessesServeConcurrently) {
-  ExternalVerifier v(options(kMisbehaving, 5000, /*procs=*/4));
+  // RENDEZVOUS_4 replies 1 only once four children are inside a request at the same time, so
+  // four 1s prove four requests were served concurrently (one process would time out).
+  ExternalVerifier v(options(kMisbehaving, /*timeout_ms=*/30000, /*procs=*/4));
   v.start();
-  {  // warm up: all four interpreters started and answering
-    std::vector<std::thread> warm;
-    for (int i = 0; i < 4; ++i) warm.emplace_back([&] { v.verify({"", "SLOW_100", "x"}); });
-    for (auto& t : warm) t.join();
-  }
-  // Each request sleeps 300 ms in the child: 8 requests on 4 processes take ~600 ms, not 2.4 s.
-  auto t0 = std::chrono::steady_clock::now();
+  std::string dir = fresh_dir("rendezvous");
   std::vector<std::thread> threads;
-  std::vector<double> scores(8, -1);
-  for (int i = 0; i < 8; ++i) {
-    threads.emplace_back([&, i] { scores[i] = v.verify({"", "SLOW_300", "SLOW_300"}).score; });
+  std::vector<VerifyResult> results(4);
+  for (int i = 0; i < 4; ++i) {
+    threads.emplace_back([&, i] { results[i] = v.verify({dir, "RENDEZVOUS_4", "x"}); });
   }
   for (auto& t : threads) t.join();
-  auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - t0).count();
-  for (double s : scores) EXPECT_EQ(s, 1.0);
-  EXPECT_LT(ms, 2000);  // sequential would be 2400 ms
+  for (const auto& r : results) EXPECT_EQ(r.score, 1.0) << r.reason;
+  EXPECT_EQ(v.stats().timeouts, 0);
+}
+
+TEST(ExternalVerifier, TimeoutKillsTheWholeProcessGroup) {
+  // A wrapper's own child (here `sleep 1000`) used to survive the timeout kill of the wrapper.
+  std::string dir = fresh_dir("group_timeout");
+  ExternalVerifier v(wrapped_options(dir + "/grandchild", /*timeout_ms=*/1500));
+  v.start();
+  pid_t grandchild = read_pid(dir + "/grandchild");
+  ASSERT_GT(grandchild, 0);
+  EXPECT_FALSE(dead(grandchild));
+  VerifyResult r = v.verify({"", "HANG", "x"});
+  EXPECT_TRUE(r.error);
+  EXPECT_EQ(v.stats().timeouts, 1);
+  expect_dies(grandchild);
+}
+
+TEST(ExternalVerifier, DestructorKillsTheProcessGroupOfAChildThatExited) {
+  // The verifier exits on EOF by itself; what it started must not outlive the verifier.
+  std::string dir = fresh_dir("group_dtor");
+  pid_t grandchild = -1;
+  {
+    ExternalVerifier v(wrapped_options(dir + "/grandchild", /*timeout_ms=*/5000));
+    EXPECT_EQ(v.verify({"", "ok", "ok"}).score, 1.0);
+    grandchild = read_pid(dir + "/grandchild");
+    ASSERT_GT(grandchild, 0);
+    EXPECT_FALSE(dead(grandchild));
+  }
+  expect_dies(grandchild);
+}
+
+TEST(ExternalVerifier, CrashKillsTheWholeProcessGroup) {
+  std::string dir = fresh_dir("group_crash");
+  ExternalVerifier v(wrapped_options(dir + "/grandchild", /*timeout_ms=*/5000));
+  v.start();
+  pid_t grandchild = read_pid(dir + "/grandchild");
+  ASSERT_GT(grandchild, 0);
+  VerifyResult r = v.verify({"", "CRASH", "x"});
+  EXPECT_TRUE(r.error);
+  EXPECT_EQ(v.stats().crashes, 1);
+  expect_dies(grandchild);
+}
+
+TEST(ExternalVerifier, InputsAreSentWholeOrNotAtAll) {
+  ExternalVerifierOptions o = options(kMisbehaving);
+  o.max_input_bytes = 16;
+  ExternalVerifier v(o);
+  std::string fits(16, 'a'), over(17, 'a');
+  EXPECT_EQ(v.verify({fits, fits, fits}).score, 1.0) << "exactly the bound is sent whole";
+  struct Over {
+    const char* field;
+    VerifyInput input;
+  };
+  for (const Over& c : {Over{"prompt", {over, "a", "a"}}, Over{"response", {"", over, over}},
+                        Over{"ground_truth", {"", "a", over}}}) {
+    VerifyResult r = v.verify(c.input);
+    EXPECT_EQ(r.score, 0.0) << c.field;
+    EXPECT_TRUE(r.error) << c.field;
+    EXPECT_EQ(r.reason, std::string("external verifier: ") + c.field +
+                            " is 17 bytes, over verifiers.max_input_bytes (16); not sent");
+  }
+  auto s = v.stats();
+  EXPECT_EQ(s.inputs_too_long, 3);
+  EXPECT_EQ(s.requests, 4);
+  EXPECT_EQ(s.timeouts + s.crashes + s.protocol_errors + s.spawn_failures, 0);
+}
+
+TEST(ExternalVerifier, LongResponseIsSentWhole) {
+  // 1 MiB response and ground truth (over the old 64 KiB cap) reach the child intact.
+  ExternalVerifier v(options(kMisbehaving));
+  std::string big;
+  for (int i = 0; big.size() < (1u << 20); ++i) big += "word" + std::to_string(i) + " ";
+  VerifyResult r = v.verify({"", big, big});
+  EXPECT_EQ(r.score, 1.0) << r.reason;
+  EXPECT_FALSE(r.error);
+  EXPECT_EQ(v.verify({"", big, big + "x"}).score, 0.0) << "the last byte is compared too";
+}
+
+TEST(ExternalVerifier, ChildPidsIsSafeWhileRequestsRestartChildren) {
+  // child_pids() reads while verify() kills and respawns children (run under TSan to check).
+  ExternalVerifier v(options(kMisbehaving, 5000, /*procs=*/2));
+  v.start();
+  std::atomic<bool> done{false};
+  std::thread reader([&] {
+    while (!done.load()) {
+      auto pids = v.child_pids();
+      EXPECT_LE(pids.size(), 2u);
+    }
+  });
+  std::vector<std::thread> workers;
+  std::atomic<int> wrong{0};
+  for (int w = 0; w < 2; ++w) {
+    workers.emplace_back([&] {
+      for (int i = 0; i < 6; ++i) {
+        VerifyResult r = v.verify({"", i % 3 == 0 ? "CRASH" : "ok", "ok"});
+        if (r.score != (i % 3 == 0 ? 0.0 : 1.0)) wrong.fetch_add(1);
+      }
+    });
+  }
+  for (auto& t : workers) t.join();
+  done.store(true);
+  reader.join();
+  EXPECT_EQ(wrong.load(), 0);
+  EXPECT_EQ(v.stats().crashes, 4);
+  v.start();  // start() only takes idle slots; both are idle now
+  EXPECT_EQ(v.child_pids().size(), 2u);
 }
 
 TEST(ExternalVerifier, RegisteredFromConfigAndSelectedByDataset) {
