@@ -236,13 +236,13 @@ TEST(ExternalVerifier, CorrectRepliesAndStats) {
 
 TEST(ExternalVerifier, HangTimesOutScoresZeroAndRestarts) {
   // The timeout also covers a fresh child's start-up (python3 on a loaded machine), so not too small.
-  ExternalVerifier v(options(kMisbehaving, /*timeout_ms=*/1500));
+  ExternalVerifier v(options(kMisbehaving, /*timeout_ms=*/3000));
   v.start();
   pid_t first = v.child_pids().at(0);
   VerifyResult r = v.verify({"", "HANG", "x"});
   EXPECT_EQ(r.score, 0.0);
   EXPECT_TRUE(r.error);
-  EXPECT_EQ(r.reason, "external verifier timed out after 1500 ms");
+  EXPECT_EQ(r.reason, "external verifier timed out after 3000 ms");
   EXPECT_EQ(v.stats().timeouts, 1) << "the timeout fired (not a crash or protocol error)";
   EXPECT_TRUE(gone(first)) << "hung child must be killed and reaped";
   EXPECT_EQ(v.verify({"", "ok", "ok"}).score, 1.0);  // a fresh child answers
@@ -279,7 +279,7 @@ TEST(ExternalVerifier, ProtocolErrorsScoreZeroAndRestart) {
 
 TEST(ExternalVerifier, ClosedStdoutEndsInTimeoutAndRestart) {
   // stdin and stdout share one socket, so closing stdout alone is silence, not EOF.
-  ExternalVerifier v(options(kMisbehaving, 1000));
+  ExternalVerifier v(options(kMisbehaving, /*timeout_ms=*/3000));
   VerifyResult r = v.verify({"", "CLOSE", "x"});
   EXPECT_EQ(r.score, 0.0);
   EXPECT_TRUE(r.error);
