@@ -305,6 +305,7 @@ struct RlConfig {
   int64_t keep_checkpoints = 2;
   int64_t log_every = 1;
   bool resume = true;
+  bool overwrite_output_dir = false;
   std::string rollouts_log = "all";
   int64_t rollouts_log_max_mb = 256;
 
@@ -354,7 +355,11 @@ struct RlConfig {
     v.field("keep_checkpoints", keep_checkpoints, "Checkpoints kept (oldest deleted first).", Range{1, 1000});
     v.field("log_every", log_every, "Progress line every N learner steps (metrics.jsonl gets every step).",
             Range{1, 1000000});
-    v.field("resume", resume, "Continue from the newest checkpoint in run.output_dir when there is one.");
+    v.field("resume", resume,
+            "Continue from the newest checkpoint in run.output_dir when it belongs to the same run (same "
+            "rollouts, model and run-defining keys, see docs/RL.md); a different run is refused.");
+    v.field("overwrite_output_dir", overwrite_output_dir,
+            "Allow discarding another or a finished run found in run.output_dir to start this one fresh.");
     v.choice("rollouts_log", rollouts_log, {"all", "off"},
              "Write every sample the learner trains on to <output_dir>/rollouts.jsonl.");
     v.field("rollouts_log_max_mb", rollouts_log_max_mb,
