@@ -277,6 +277,10 @@ struct RewardsConfig {
 
 // The RL learner (learner/rl_learner.h; docs/RL.md has every formula).
 struct RlConfig {
+  std::string train_file;
+  int64_t prompt_epochs = 0;
+  int64_t max_staleness = 1;
+  std::string update_mode = "between_samples";
   int64_t total_steps = 100;
   int64_t rollout_batch_size = 64;
   std::string advantage = "grpo";
@@ -310,6 +314,17 @@ struct RlConfig {
   int64_t rollouts_log_max_mb = 256;
 
   void visit(SchemaVisitor& v) {
+    v.field("train_file", train_file,
+            "RLVR prompts (JSONL: messages, ground_truth, dataset) the learner hands to the actors.");
+    v.field("prompt_epochs", prompt_epochs,
+            "Passes over train_file; the run stops when they are used up (0: only total_steps limits it).",
+            at_least(0));
+    v.field("max_staleness", max_staleness,
+            "Most policy versions a trained sample may lag the learner; older rollouts are dropped and their "
+            "prompts generated again. 0 is the synchronous mode.", Range{0, 1000});
+    v.choice("update_mode", update_mode, {"between_samples", "in_flight"},
+             "Actors apply new weights between generate() calls (one version per sample), or between decode "
+             "steps while samples keep running (PipelineRL; every token records its version).");
     v.field("total_steps", total_steps, "Learner steps (rollout batches; each bumps the policy version).",
             Range{1, 1e9});
     v.field("rollout_batch_size", rollout_batch_size,
@@ -367,6 +382,63 @@ struct RlConfig {
   }
 };
 
+// The learner process's endpoint and transport limits (`rlvr learner`, docs/PROTOCOL.md).
+struct LearnerConfig {
+  std::string endpoint = "tcp://127.0.0.1:5555";
+  int64_t threads = 0;
+  int64_t heartbeat_ms = 1000;
+  int64_t heartbeat_timeout_ms = 10000;
+  int64_t weight_chunk_bytes = 4194304;
+  int64_t max_message_bytes = 268435456;
+  int64_t wait_log_ms = 10000;
+
+  void visit(SchemaVisitor& v) {
+    v.field("endpoint", endpoint,
+            "ZeroMQ endpoint the learner binds and actors connect to (loopback by default).");
+    v.field("threads", threads,
+            "Intra-op threads of the learner process; 0 takes the documented share of the cores (docs/RL.md).",
+            Range{0, 4096});
+    v.field("heartbeat_ms", heartbeat_ms, "Heartbeat interval in both directions.", Range{10, 600000});
+    v.field("heartbeat_timeout_ms", heartbeat_timeout_ms,
+            "A peer silent this long is dead: an actor's work goes back to the queue; an actor reconnects.",
+            Range{100, 3600000});
+    v.field("weight_chunk_bytes", weight_chunk_bytes, "Bytes per weight chunk on the wire.",
+            Range{4096, 1073741824});
+    v.field("max_message_bytes", max_message_bytes,
+            "Largest message accepted (ZMQ_MAXMSGSIZE); larger ones are dropped by the transport.",
+            Range{65536, 4294967296.0});
+    v.field("wait_log_ms", wait_log_ms, "How often a process that waits (for rollouts, work, weights) says so.",
+            Range{100, 3600000});
+  }
+};
+
+// The actor processes (`rlvr actor`, `rlvr launch`).
+struct ActorsConfig {
+  int64_t count = 2;
+  int64_t threads = 0;
+  int64_t units_per_request = 0;
+  int64_t restart_max = 5;
+  int64_t restart_backoff_ms = 500;
+  int64_t connect_timeout_ms = 120000;
+
+  void visit(SchemaVisitor& v) {
+    v.field("count", count, "Actor processes `rlvr launch` starts on this machine.", Range{1, 1024});
+    v.field("threads", threads,
+            "Intra-op threads per actor; 0 takes the documented share of the cores (docs/RL.md).",
+            Range{0, 4096});
+    v.field("units_per_request", units_per_request,
+            "Prompt groups an actor asks for at a time; 0: generation.batch_size / num_samples_per_prompt "
+            "(at least 1).", at_least(0));
+    v.field("restart_max", restart_max, "`rlvr launch` restarts a dead actor at most this many times.",
+            Range{0, 1000000});
+    v.field("restart_backoff_ms", restart_backoff_ms,
+            "Wait before the first restart; doubles per restart of the same actor (at most 30 s).",
+            Range{0, 600000});
+    v.field("connect_timeout_ms", connect_timeout_ms,
+            "An actor that cannot reach the learner for this long stops with an error.", Range{100, 86400000});
+  }
+};
+
 // The whole configuration.
 struct Config {
   RunConfig run;
@@ -377,6 +449,8 @@ struct Config {
   DpoConfig dpo;
   GenerationConfig generation;
   RlConfig rl;
+  LearnerConfig learner;
+  ActorsConfig actors;
 
   void visit(SchemaVisitor& v) {
     v.section("run", run, "Where and how the run executes.");
@@ -387,6 +461,8 @@ struct Config {
     v.section("dpo", dpo, "DPO losses (train.mode: dpo).");
     v.section("generation", generation, "Sampling for generate, eval and the RL actors.");
     v.section("rl", rl, "The RL learner: rewards, advantages, PPO/GRPO losses, KL, critic (docs/RL.md).");
+    v.section("learner", learner, "The learner process: endpoint, heartbeats, transport limits (docs/PROTOCOL.md).");
+    v.section("actors", actors, "The actor processes and `rlvr launch`.");
   }
 };
 
