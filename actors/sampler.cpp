@@ -40,6 +40,7 @@ struct Prefilled {
   at::Tensor keys, values;  // [layers, kv_heads, P, head_dim]
   at::Tensor logits;        // [vocab] float32 on the CPU: the next-token logits after the prompt
   int64_t remaining = 0;    // samples of the prompt still to start
+  int64_t version = 0;      // the weights version that computed them
 };
 
 // One batch row.
@@ -155,6 +156,10 @@ std::vector<Sample> Sampler::Impl::generate(const std::vector<std::vector<int32_
   std::unordered_map<int64_t, Prefilled> prefilled;
   int64_t next_job = 0, done = 0;
   ChooseScratch scratch;
+  int64_t version = policy_version;  // the version of the weights the model holds now
+  auto refresh_version = [&] {
+    if (hooks.before_model_call) version = hooks.before_model_call();
+  };
 
   auto sync_layout = [&](int64_t length) {
     cache.set_layout(length, at::tensor(pos, cpu_long));
@@ -162,11 +167,13 @@ std::vector<Sample> Sampler::Impl::generate(const std::vector<std::vector<int32_
   auto is_stop_id = [&](int32_t t) {
     return std::find(params.stop_token_ids.begin(), params.stop_token_ids.end(), t) != params.stop_token_ids.end();
   };
-  // Appends a sampled token to a row's sample; returns true when the sample is finished.
-  auto accept = [&](Row& row, const TokenChoice& c) {
+  // Appends a sampled token (drawn from logits of weights version `from_version`) to a row's
+  // sample; returns true when the sample is finished.
+  auto accept = [&](Row& row, const TokenChoice& c, int64_t from_version) {
     Sample& s = row.sample;
     s.token_ids.push_back(c.token);
     s.logprobs.push_back(c.logprob);
+    s.token_versions.push_back(from_version);
     ++stats.generated_tokens;
     if (is_stop_id(c.token)) {
       s.finish_reason = FinishReason::kEos;
@@ -244,6 +251,7 @@ std::vector<Sample> Sampler::Impl::generate(const std::vector<std::vector<int32_
       }
     }
     if (!need.empty()) {
+      refresh_version();
       const auto t0 = Clock::now();
       int64_t pq = 0;
       for (int64_t p : need) pq = std::max<int64_t>(pq, static_cast<int64_t>(prompts[p].size()));
@@ -269,6 +277,7 @@ std::vector<Sample> Sampler::Impl::generate(const std::vector<std::vector<int32_
         e.keys = side.keys.select(1, u).narrow(2, pq - P, P);
         e.values = side.values.select(1, u).narrow(2, pq - P, P);
         e.logits = logits[u];
+        e.version = version;
       }
       stats.prefill_s += seconds_since(t0);
     }
@@ -295,13 +304,14 @@ std::vector<Sample> Sampler::Impl::generate(const std::vector<std::vector<int32_
       row.sample = Sample{};
       row.sample.prompt_index = job.prompt;
       row.sample.sample_index = job.sample;
-      row.sample.policy_version = policy_version;
+      row.sample.policy_version = e.version;
       row.sample.prompt_tokens = P;
       row.sample.start_s = seconds_since(t_start);
       const TokenChoice c = choose_token(e.logits.data_ptr<float>(), vocab, params,
                                          stream_uniform(row.stream, 0), &scratch);
+      const int64_t from_version = e.version;
       if (--e.remaining == 0) prefilled.erase(job.prompt);
-      if (accept(row, c)) finish_row(r);
+      if (accept(row, c, from_version)) finish_row(r);
     }
     sync_layout(L);
     return true;
@@ -338,6 +348,7 @@ std::vector<Sample> Sampler::Impl::generate(const std::vector<std::vector<int32_
       ++stats.compactions;
     }
     // One decode step for every row (idle rows of a static batch feed a dummy token).
+    refresh_version();
     const auto t0 = Clock::now();
     std::vector<int64_t> feed(rows.size(), 0);
     for (size_t r : active) feed[r] = rows[r].pending;
@@ -358,7 +369,7 @@ std::vector<Sample> Sampler::Impl::generate(const std::vector<std::vector<int32_
     });
     bool finished_any = false;
     for (size_t i = 0; i < active.size(); ++i) {
-      if (accept(rows[active[i]], choices[i])) {
+      if (accept(rows[active[i]], choices[i], version)) {
         finish_row(active[i]);
         finished_any = true;
       }

@@ -59,7 +59,10 @@ struct Sample {
   std::string text;
   FinishReason finish_reason = FinishReason::kLength;
   std::string stop_string;       // the stop string that matched (finish kStop)
-  int64_t policy_version = 0;    // weights version that produced every token of this sample
+  int64_t policy_version = 0;    // weights version when the sample started (its prompt's prefill)
+  // The weights version that produced each generated token (same length as token_ids). All equal
+  // unless hooks.before_decode_step swapped the weights while the sample ran (in-flight updates).
+  std::vector<int64_t> token_versions;
   int64_t prompt_tokens = 0;
   double start_s = 0, end_s = 0; // seconds since generate() began: row start and finish
 };
@@ -88,6 +91,12 @@ struct GenerateHooks {
   // false: finished samples are handed only to on_sample and generate() returns an empty
   // vector, so memory does not grow with the number of samples (streaming writers).
   bool keep_results = true;
+  // Called before every model call (each prefill of new prompts and each decode step); returns
+  // the policy version of the weights the model holds from now on. The callback may replace the
+  // model's weights in place first (PipelineRL-style in-flight updates: running samples keep
+  // their KV cache and continue with the new weights; their tokens record the version that
+  // produced them). Unset: the version stays generate()'s policy_version.
+  std::function<int64_t()> before_model_call;
 };
 
 class Sampler {

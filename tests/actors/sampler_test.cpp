@@ -10,6 +10,7 @@
 #include <gtest/gtest.h>
 
 #include "core/model/logprobs.h"
+#include "core/model/weights_blob.h"
 #include "tests/actors/actors_test_util.h"
 #include "tests/test_util.h"
 
@@ -300,6 +301,52 @@ TEST(Sampler, BadInputThrowsClearErrors) {
                 .find("max_position_embeddings"),
             std::string::npos);
   EXPECT_TRUE(sampler.generate({}, SamplingParams{}).empty());
+}
+
+}  // namespace
+}  // namespace rlvr::actors
+
+namespace rlvr::actors {
+namespace {
+
+// In-flight weight updates: the hook swaps the weights between model calls; running samples
+// continue, every token records the version that produced it, and the tokens before the swap
+// are exactly what the old weights give.
+TEST(Sampler, InFlightUpdateRecordsTheVersionOfEveryToken) {
+  auto model = rlvr::testing::tiny_model(7);
+  auto other = rlvr::testing::tiny_model(8);
+  const core::WeightsBlob next = core::pack_weights(*other);
+  auto prompts = make_prompts(3, 5);
+  SamplingParams p;
+  p.temperature = 0;
+  p.max_new_tokens = 12;
+  p.n = 2;
+  // The old weights alone, as the reference for the tokens before the swap.
+  auto before = run(model, prompts, p);
+  int calls = 0;
+  GenerateHooks hooks;
+  hooks.before_model_call = [&]() -> int64_t {
+    ++calls;
+    if (calls == 4) core::unpack_weights(*model, next.entries, next.data, "test");  // after a few steps
+    return calls >= 4 ? 4 : 3;
+  };
+  Sampler sampler(model.ptr(), nullptr, {});
+  auto out = sampler.generate(prompts, p, /*policy_version=*/3, hooks);
+  int spanning = 0;
+  for (size_t i = 0; i < out.size(); ++i) {
+    const auto& s = out[i];
+    ASSERT_EQ(s.token_versions.size(), s.token_ids.size());
+    EXPECT_EQ(s.policy_version, 3);
+    EXPECT_TRUE(std::is_sorted(s.token_versions.begin(), s.token_versions.end()));
+    const bool spans = s.token_versions.front() == 3 && s.token_versions.back() == 4;
+    spanning += spans;
+    for (size_t t = 0; t < s.token_ids.size() && s.token_versions[t] == 3; ++t) {
+      EXPECT_EQ(s.token_ids[t], before[i].token_ids[t]) << "sample " << i << " token " << t;
+    }
+  }
+  EXPECT_GT(spanning, 0) << "some samples ran across the update";
+  // The model really holds the new weights.
+  EXPECT_TRUE(torch::equal(model->model->norm->weight, other->model->norm->weight));
 }
 
 }  // namespace
