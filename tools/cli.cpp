@@ -43,6 +43,8 @@ int run_cli(int argc, char** argv) {
     // --help / --version land here with exit code 0 and print to stdout; a bad flag value
     // prints the message and the hint to stderr and exits 1.
     int code = app.exit(e);
+    // CLI::RuntimeError(status) is how a command exits with its own status (rlvr launch).
+    if (e.get_name() == "RuntimeError") return code;
     return code == 0 ? 0 : 1;
   } catch (const Error& e) {
     std::cerr << "error: " << e.full_message() << "\n";

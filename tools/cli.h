@@ -39,6 +39,7 @@ void build_app(CLI::App& app);
 
 // Parses argv and runs the chosen subcommand; returns the process exit code. Prints errors
 // to stderr: rlvr::Error as "error: <message>", CLI parse errors with the usage of the flag.
+// A command that ends with a status of its own throws CLI::RuntimeError(status).
 int run_cli(int argc, char** argv);
 
 // Splits "1,2,3" into integers; throws rlvr::Error naming `flag` on anything else.
