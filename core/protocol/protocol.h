@@ -265,8 +265,8 @@ struct DecodeResult {
 // Decodes and checks one multipart message (without the ROUTER identity frame). Never throws,
 // never aborts: malformed, truncated, oversized or out-of-range input is an error naming the first
 // bad field. Frames 0/1 are parsed with msgpack limits derived from `limits`, so no size a peer
-// declares is allocated before it is checked (peak memory is bounded by a small multiple of the
-// frame sizes). The returned message owns its data (no references into `frames`).
+// declares is allocated before it is checked (peak memory: up to 24 bytes per msgpack value, at
+// most 24x frame 1 for a frame of one-byte integers; docs/PROTOCOL.md "Errors"). The returned message owns its data (no references into `frames`).
 DecodeResult decode(const std::vector<std::string_view>& frames, const ProtocolLimits& limits = {});
 
 // The first rule `m` breaks (the checks decode() applies after parsing: ranges, sizes, formats,
