@@ -559,7 +559,8 @@ RlStepResult RlLearner::Impl::step(const std::vector<core::RolloutSample>& sampl
 
 // --- Checkpoints and the final model ----------------------------------------------------------
 
-std::string RlLearner::save_checkpoint(const nlohmann::json& cursor, const nlohmann::json& run_fingerprint) {
+std::string RlLearner::save_checkpoint(const nlohmann::json& cursor, const nlohmann::json& run_fingerprint,
+                                       const std::map<std::string, std::string>& extra_files) {
   Impl& m = *impl_;
   TrainProgress p;
   p.step = m.version;
@@ -568,7 +569,8 @@ std::string RlLearner::save_checkpoint(const nlohmann::json& cursor, const nlohm
   p.extra = {{"optimizer_steps", m.optimizer->steps_taken()}, {"cursor", cursor}};
   if (m.critic) p.extra["critic_optimizer_steps"] = m.critic_optimizer->steps_taken();
   p.run = run_fingerprint;
-  auto write_critic = [&m](const std::string& dir) {
+  auto write_critic = [&m, &extra_files](const std::string& dir) {
+    for (const auto& [name, contents] : extra_files) core::write_file_atomic(dir + "/" + name, contents);
     if (!m.critic) return;
     core::save_checkpoint(*m.critic, m.critic->config(), dir + "/critic");
     core::write_file_atomic(dir + "/critic/optimizer.bin", m.critic_optimizer->save());
@@ -596,6 +598,10 @@ nlohmann::json RlLearner::load_checkpoint(const std::string& dir) {
   m.trained_tokens = p.tokens;
   return p.extra.contains("cursor") ? p.extra["cursor"] : nlohmann::json();
 }
+
+core::WeightsBlob RlLearner::policy_weights() { return core::pack_weights(*impl_->policy); }
+
+std::vector<core::WeightsEntry> RlLearner::policy_manifest() { return core::weights_manifest(*impl_->policy); }
 
 std::string RlLearner::save_final() {
   Impl& m = *impl_;

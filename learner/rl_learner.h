@@ -32,6 +32,7 @@
 
 #include "core/config/config.h"
 #include "core/data/rollout.h"
+#include "core/model/weights_blob.h"
 
 namespace rlvr::learner {
 
@@ -76,9 +77,18 @@ class RlLearner {
   // Writes <output_dir>/checkpoints/step-<version>/ (policy, optimizer, RNG, state.json with
   // `cursor` and `run_fingerprint`; critic/ with the critic and its optimizer), keeping
   // rl.keep_checkpoints. Returns the directory. Throws rlvr::Error on I/O failure.
-  std::string save_checkpoint(const nlohmann::json& cursor, const nlohmann::json& run_fingerprint);
+  // `extra_files` (name -> contents) are written into the checkpoint directory too (the live
+  // learner's buffered rollouts).
+  std::string save_checkpoint(const nlohmann::json& cursor, const nlohmann::json& run_fingerprint,
+                              const std::map<std::string, std::string>& extra_files = {});
   // Restores everything save_checkpoint wrote from `dir` and returns its cursor.
   nlohmann::json load_checkpoint(const std::string& dir);
+
+  // The policy's weights as one float32 buffer + manifest (core/model/weights_blob.h), for weight
+  // sync to the actors.
+  core::WeightsBlob policy_weights();
+  // The policy's manifest (names, shapes) without copying data.
+  std::vector<core::WeightsEntry> policy_manifest();
 
   // <output_dir>/final: the policy in Hugging Face layout with the tokenizer files; for gae also
   // <output_dir>/final-critic (the critic checkpoint). Each is swapped in atomically. Returns the

@@ -47,11 +47,7 @@ std::vector<std::pair<int64_t, int64_t>> replay_batches(const std::vector<int64_
   return out;
 }
 
-namespace {
-
-// The RL replay run's fingerprint: what defines the run (refused when changed on resume) and
-// the settings (logged and recorded when changed).
-RunFingerprint fingerprint_replay(const core::Config& config, const std::string& rollouts_path) {
+RunFingerprint fingerprint_rl_run(const core::Config& config, const std::string& data_key, const std::string& data_path) {
   std::map<std::string, std::string> all = flatten_config(config);
   for (const char* key : {"model.path", "model.tokenizer", "rl.reference_path", "rl.critic_path"}) {
     all[key] = absolute_path(all[key]);
@@ -60,10 +56,10 @@ RunFingerprint fingerprint_replay(const core::Config& config, const std::string&
   const std::set<std::string> identity_keys = {
       "model.path",      "rl.advantage",           "rl.rollout_batch_size", "rl.total_steps",
       "rl.ppo_epochs",   "rl.num_minibatches",     "rl.critic_path",        "run.seed",
-      "generation.temperature", "generation.max_new_tokens"};
+      "generation.temperature", "generation.max_new_tokens", "generation.num_samples_per_prompt"};
   for (const auto& key : identity_keys) fp.identity[key] = all.at(key);
   fp.identity["rl.reference_path"] = config.rl.reference_path.empty() ? all.at("model.path") : all.at("rl.reference_path");
-  fp.identity["replay file (contents)"] = hash_file_for("--replay", rollouts_path);
+  fp.identity[data_key + " (contents)"] = hash_file_for(data_key, data_path);
   fp.identity["model.path (config.json contents)"] = hash_file_for("model.path", config.model.path + "/config.json");
   const std::string tokenizer =
       config.model.tokenizer.empty() ? config.model.path + "/tokenizer.json" : config.model.tokenizer;
@@ -78,6 +74,8 @@ RunFingerprint fingerprint_replay(const core::Config& config, const std::string&
   }
   return fp;
 }
+
+namespace {
 
 void write_summary(const core::Config& config, const RlRunResult& r, const std::string& rollouts_path) {
   nlohmann::ordered_json j;
@@ -131,7 +129,7 @@ RlRunResult run_replay(const core::Config& config, const std::string& rollouts_p
   const int64_t total_steps = std::min<int64_t>(rl.total_steps, result.batches_available);
 
   // Decide what to do with the run directory before writing anything into it.
-  const RunFingerprint fingerprint = fingerprint_replay(config, rollouts_path);
+  const RunFingerprint fingerprint = fingerprint_rl_run(config, "replay file", rollouts_path);
   StartOptions so;
   so.output_dir = out_dir;
   so.resume = rl.resume;

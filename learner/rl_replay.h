@@ -21,6 +21,7 @@
 #include <vector>
 
 #include "core/config/config.h"
+#include "learner/run_guard.h"
 
 namespace rlvr::learner {
 
@@ -35,6 +36,14 @@ struct RlRunResult {
 // Runs the replay. Throws rlvr::Error for a bad config, a bad record (file:line or the sample and
 // field), a refused run directory, I/O failure, or a non-finite loss (naming the step).
 RlRunResult run_replay(const core::Config& config, const std::string& rollouts_path);
+
+// The fingerprint of an RL run (learner/run_guard.h): identity = the contents of `data_path`
+// (named `data_key`: the replayed file, or rl.train_file), model.path and its config.json and
+// tokenizer, rl.advantage, rl.rollout_batch_size, rl.total_steps, rl.ppo_epochs,
+// rl.num_minibatches, the resolved rl.reference_path, rl.critic_path, run.seed,
+// generation.temperature and generation.max_new_tokens; settings = every other rl, optim and run
+// key, model.tokenizer and verifiers.verification_reward.
+RunFingerprint fingerprint_rl_run(const core::Config& config, const std::string& data_key, const std::string& data_path);
 
 // The learner steps of a file as [begin, end) record ranges: `prompt_indices` holds each record's
 // prompt_index in file order; a step takes whole groups (runs of equal prompt_index) until it

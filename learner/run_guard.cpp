@@ -16,49 +16,6 @@ namespace {
 
 constexpr const char* kAbsent = "(absent)";
 
-// Walks a config and records every field as "prefix.name" -> text.
-class FlattenVisitor : public core::SchemaVisitor {
- public:
-  explicit FlattenVisitor(std::map<std::string, std::string>& out) : out_(out) {}
-
-  void field(const char* name, bool& value, const char*) override { put(name, value ? "true" : "false"); }
-  void field(const char* name, int64_t& value, const char*, core::Range) override {
-    put(name, std::to_string(value));
-  }
-  void field(const char* name, double& value, const char*, core::Range) override {
-    put(name, fmt::format("{}", value));
-  }
-  void field(const char* name, std::string& value, const char*) override { put(name, value); }
-  void field(const char* name, std::vector<std::string>& value, const char*) override {
-    put(name, nlohmann::json(value).dump());
-  }
-  void choice(const char* name, std::string& value, const std::vector<std::string>&, const char*) override {
-    put(name, value);
-  }
-  void section(const char* name, const char*, const std::function<void(SchemaVisitor&)>& body) override {
-    std::string saved = prefix_;
-    prefix_ += std::string(name) + ".";
-    body(*this);
-    prefix_ = saved;
-  }
-  void list(const char* name, const char*, const std::function<size_t()>& size, const std::function<void(size_t)>&,
-            const std::function<void(size_t, SchemaVisitor&)>& element,
-            const std::function<void(SchemaVisitor&)>&) override {
-    std::string saved = prefix_;
-    const size_t n = size();
-    put(name, std::to_string(n) + " items");
-    for (size_t i = 0; i < n; ++i) {
-      prefix_ = saved + fmt::format("{}[{}].", name, i);
-      element(i, *this);
-    }
-    prefix_ = saved;
-  }
-
- private:
-  void put(const char* name, std::string value) { out_[prefix_ + name] = std::move(value); }
-  std::map<std::string, std::string>& out_;
-  std::string prefix_;
-};
 
 std::string shorten(const std::string& v) { return v.size() <= 80 ? v : v.substr(0, 77) + "..."; }
 
@@ -110,13 +67,6 @@ RunFingerprint RunFingerprint::from_json(const nlohmann::json& j, const std::str
   return fp;
 }
 
-std::map<std::string, std::string> flatten_config(const core::Config& config) {
-  core::Config copy = config;  // visit() takes non-const references
-  std::map<std::string, std::string> out;
-  FlattenVisitor v(out);
-  copy.visit(v);
-  return out;
-}
 
 std::vector<ConfigChange> diff_values(const std::map<std::string, std::string>& before,
                                       const std::map<std::string, std::string>& after) {

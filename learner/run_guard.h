@@ -26,6 +26,7 @@
 #include <nlohmann/json.hpp>
 
 #include "core/config/config.h"
+#include "core/config/loader.h"
 
 namespace rlvr::learner {
 
@@ -39,9 +40,7 @@ struct RunFingerprint {
   static RunFingerprint from_json(const nlohmann::json& j, const std::string& source);
 };
 
-// Every key of `config` flattened to "section.key" -> value text (numbers in their shortest
-// round-trip form, lists as JSON arrays, list items as "section.list[i].key").
-std::map<std::string, std::string> flatten_config(const core::Config& config);
+using core::flatten_config;  // core/config/loader.h
 
 // The content hash of `path`, read for config key `key` (named in the error when it cannot be
 // read): a streamed XXH64 (core::file_content_hash).

@@ -2,6 +2,9 @@
 // asserting on rlvr::Error messages.
 #pragma once
 
+#include <fcntl.h>
+#include <sys/file.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -9,6 +12,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <string>
 
 #include <gtest/gtest.h>
@@ -72,6 +76,41 @@ std::string error_message(Fn&& fn) {
   }
   ADD_FAILURE() << "expected rlvr::Error, nothing was thrown";
   return {};
+}
+
+// A directory of expensive test inputs (a trained model, sampled rollouts) built once and shared
+// by every test process of this test binary: ctest runs each test case as its own process, so a
+// suite-level setup would otherwise repeat for every case. `build(dir)` fills `dir`; concurrent
+// processes wait on a lock while one builds. The cache lives under the build tree
+// (RLVR_TEST_CACHE_DIR) and is keyed by the test binary's size and modification time, so a
+// rebuilt test rebuilds its inputs. Returns the directory.
+inline std::string shared_fixture_dir(const std::string& name, const std::function<void(const std::string&)>& build) {
+  struct stat st {};
+  ::stat("/proc/self/exe", &st);
+  const std::string root =
+#ifdef RLVR_TEST_CACHE_DIR
+      RLVR_TEST_CACHE_DIR;
+#else
+      (std::filesystem::temp_directory_path() / "rlvr-test-cache").string();
+#endif
+  const std::string dir = root + "/" + name + "-" + std::to_string(st.st_size) + "-" +
+                          std::to_string(static_cast<long long>(st.st_mtim.tv_sec)) + "." +
+                          std::to_string(static_cast<long long>(st.st_mtim.tv_nsec));
+  std::filesystem::create_directories(root);
+  const int fd = ::open((dir + ".lock").c_str(), O_CREAT | O_RDWR | O_CLOEXEC, 0644);
+  if (fd >= 0) ::flock(fd, LOCK_EX);
+  if (!std::filesystem::exists(dir + "/.done")) {
+    std::error_code ec;
+    std::filesystem::remove_all(dir, ec);
+    std::filesystem::create_directories(dir);
+    build(dir);
+    std::ofstream(dir + "/.done") << "ok\n";
+  }
+  if (fd >= 0) {
+    ::flock(fd, LOCK_UN);
+    ::close(fd);
+  }
+  return dir;
 }
 
 }  // namespace rlvr::testing

@@ -6,6 +6,7 @@
 // overrides apply last, in order. Every function is thread-safe (no shared state).
 #pragma once
 
+#include <map>
 #include <optional>
 #include <string>
 #include <vector>
@@ -30,6 +31,10 @@ std::string config_to_yaml(Config config);
 
 // docs/CONFIG.md: every key with its type, default and description, generated from the schema.
 std::string config_docs_markdown();
+
+// Every key of `config` flattened to "section.key" -> value text (numbers in their shortest
+// round-trip form, lists as JSON arrays, list items as "section.list[i].key").
+std::map<std::string, std::string> flatten_config(const Config& config);
 
 // Every key of the schema as a dotted path ("run.seed", "verifiers.external[].name", ...).
 std::vector<std::string> config_keys();

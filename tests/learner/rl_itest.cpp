@@ -82,34 +82,41 @@ class RlReplay : public ::testing::Test {
   static void SetUpTestSuite() {
     core::init_logging("warn");
     root_ = new TempDir();
-    world_ = rlvr::testing::make_tiny_world(root_->path(), /*rows=*/256, /*hidden=*/64, /*layers=*/2);
-    // A short SFT so that samples follow the answer format and some are right.
-    core::Config sft;
-    sft.run.output_dir = root_->path() + "/sft";
-    sft.run.threads = 2;
-    sft.model.path = world_.model_dir;
-    sft.train.mode = "sft";
-    sft.train.train_file = world_.data_dir + "/sft.jsonl";
-    sft.train.max_seq_len = 128;
-    sft.train.batch_size = 16;
-    sft.train.num_epochs = 12;
-    sft.optim.learning_rate = 5e-3;
-    sft.optim.warmup_ratio = 0;
-    sft_dir_ = sft_dpo::run_training(sft).final_dir;
-    core::init_logging("warn");
-    sample_rollouts();
+    // The SFT model and the rollouts sampled from it are built once for all test processes.
+    const std::string dir = rlvr::testing::shared_fixture_dir("rl-itest", [](const std::string& d) {
+      auto world = rlvr::testing::make_tiny_world(d, /*rows=*/256, /*hidden=*/64, /*layers=*/2);
+      // A short SFT so that samples follow the answer format and some are right.
+      core::Config sft;
+      sft.run.output_dir = d + "/sft";
+      sft.run.threads = 2;
+      sft.model.path = world.model_dir;
+      sft.train.mode = "sft";
+      sft.train.train_file = world.data_dir + "/sft.jsonl";
+      sft.train.max_seq_len = 128;
+      sft.train.batch_size = 16;
+      sft.train.num_epochs = 12;
+      sft.optim.learning_rate = 5e-3;
+      sft.optim.warmup_ratio = 0;
+      sft_dpo::run_training(sft);
+      core::init_logging("warn");
+      sample_rollouts(world.data_dir, d + "/sft/final", d + "/rollouts.jsonl");
+    });
+    world_ = {dir + "/data", dir + "/model"};
+    sft_dir_ = dir + "/sft/final";
+    rollouts_ = dir + "/rollouts.jsonl";
+    records_ = core::read_rollouts(rollouts_);
   }
   static void TearDownTestSuite() { delete root_; }
   void SetUp() override { core::init_logging("warn"); }
 
-  // 12 prompts x 8 samples at temperature 1 from the SFT model, scored by gsm8k.
-  static void sample_rollouts() {
-    core::Tokenizer tok = core::Tokenizer::from_file(sft_dir_ + "/tokenizer.json");
+  // 12 prompts x 8 samples at temperature 1 from the SFT model, scored by gsm8k, to `out`.
+  static void sample_rollouts(const std::string& data_dir, const std::string& sft_dir, const std::string& out) {
+    core::Tokenizer tok = core::Tokenizer::from_file(sft_dir + "/tokenizer.json");
     actors::PromptOptions po;
     po.require_ground_truth = true;
-    actors::PromptSet prompts = actors::load_prompts(world_.data_dir + "/rlvr.jsonl", tok, po);
+    actors::PromptSet prompts = actors::load_prompts(data_dir + "/rlvr.jsonl", tok, po);
     prompts.rows.resize(12);
-    auto model = core::load_causal_lm(sft_dir_);
+    auto model = core::load_causal_lm(sft_dir);
     model->eval();
     actors::Sampler sampler(model.ptr(), &tok, {});
     actors::SamplingParams sp;
@@ -138,11 +145,9 @@ class RlReplay : public ::testing::Test {
       r.score = rw.score;
       r.answer_found = rw.answer_found;
       r.reason = rw.reason;
-      records_.push_back(r);
       text += core::rollout_to_json(r).dump() + "\n";
     }
-    rollouts_ = root_->path() + "/rollouts.jsonl";
-    core::write_file_atomic(rollouts_, text);
+    core::write_file_atomic(out, text);
   }
 
   core::Config rl_config(const std::string& out, const std::string& advantage = "grpo") const {

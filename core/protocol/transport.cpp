@@ -1,0 +1,175 @@
+// ZeroMQ sockets for the wire protocol (see transport.h).
+#include "core/protocol/transport.h"
+
+#include <vector>
+
+#include <zmq.hpp>
+
+#include "core/error.h"
+
+namespace rlvr::core::protocol {
+
+struct Context::Impl {
+  zmq::context_t ctx{1};
+};
+
+Context::Context() : impl_(std::make_unique<Impl>()) {}
+Context::~Context() = default;
+
+struct Socket::Impl {
+  Impl(zmq::context_t& ctx, zmq::socket_type type, bool is_router) : socket(ctx, type), router(is_router) {}
+  zmq::socket_t socket;
+  bool router = false;
+  std::string endpoint;
+};
+
+namespace {
+
+void apply_common(zmq::socket_t& s, const SocketOptions& o) {
+  s.set(zmq::sockopt::linger, 0);
+  s.set(zmq::sockopt::maxmsgsize, o.max_message_bytes);
+  s.set(zmq::sockopt::heartbeat_ivl, static_cast<int>(o.heartbeat_ms));
+  s.set(zmq::sockopt::heartbeat_timeout, static_cast<int>(o.heartbeat_timeout_ms));
+  s.set(zmq::sockopt::heartbeat_ttl, static_cast<int>(o.heartbeat_timeout_ms));
+  s.set(zmq::sockopt::sndhwm, static_cast<int>(o.send_hwm));
+  s.set(zmq::sockopt::rcvhwm, static_cast<int>(o.send_hwm));
+}
+
+// Frees the chunk data's owner once libzmq has sent it (may run on libzmq's I/O thread).
+void release_buffer(void* /*data*/, void* hint) { delete static_cast<std::shared_ptr<const std::string>*>(hint); }
+
+}  // namespace
+
+Socket::Socket(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+Socket::Socket(Socket&&) noexcept = default;
+Socket& Socket::operator=(Socket&&) noexcept = default;
+Socket::~Socket() = default;
+
+const std::string& Socket::endpoint() const { return impl_->endpoint; }
+
+Socket Socket::bind_router(Context& ctx, const std::string& endpoint, const SocketOptions& options) {
+  auto impl = std::make_unique<Impl>(ctx.impl_->ctx, zmq::socket_type::router, true);
+  try {
+    apply_common(impl->socket, options);
+    // A send to a peer that is gone fails (EHOSTUNREACH) instead of being dropped silently.
+    impl->socket.set(zmq::sockopt::router_mandatory, 1);
+    impl->socket.bind(endpoint);
+  } catch (const zmq::error_t& e) {
+    throw Error(fmt::format("learner.endpoint {}: cannot bind: {}", endpoint, e.what()),
+                "another learner may be running on it; choose another port with --set learner.endpoint=...");
+  }
+  impl->endpoint = endpoint;
+  return Socket(std::move(impl));
+}
+
+Socket Socket::connect_dealer(Context& ctx, const std::string& endpoint, const SocketOptions& options) {
+  auto impl = std::make_unique<Impl>(ctx.impl_->ctx, zmq::socket_type::dealer, false);
+  try {
+    apply_common(impl->socket, options);
+    if (!options.routing_id.empty()) impl->socket.set(zmq::sockopt::routing_id, options.routing_id);
+    impl->socket.set(zmq::sockopt::immediate, 1);  // queue only for a completed connection
+    impl->socket.set(zmq::sockopt::reconnect_ivl, 100);
+    impl->socket.set(zmq::sockopt::reconnect_ivl_max, 2000);
+    impl->socket.connect(endpoint);
+  } catch (const zmq::error_t& e) {
+    throw Error(fmt::format("learner endpoint {}: cannot connect: {}", endpoint, e.what()),
+                "expected an endpoint like tcp://host:port");
+  }
+  impl->endpoint = endpoint;
+  return Socket(std::move(impl));
+}
+
+namespace {
+
+// Sends the frames (after the identity frame on a ROUTER) without blocking; false when they could
+// not be queued (unknown/gone peer, full queue).
+bool send_frames(zmq::socket_t& s, bool router, const std::string& peer, std::vector<zmq::message_t>& frames) {
+  try {
+    if (router) {
+      if (!s.send(zmq::buffer(peer), zmq::send_flags::sndmore | zmq::send_flags::dontwait)) return false;
+    }
+    for (size_t i = 0; i < frames.size(); ++i) {
+      auto flags = zmq::send_flags::dontwait;
+      if (i + 1 < frames.size()) flags = flags | zmq::send_flags::sndmore;
+      if (!s.send(frames[i], flags)) return false;
+    }
+    return true;
+  } catch (const zmq::error_t&) {
+    return false;  // EHOSTUNREACH (router_mandatory) and the like: the peer is not there
+  }
+}
+
+}  // namespace
+
+bool Socket::send(const Message& m, const std::string& peer) {
+  std::vector<std::string> parts = encode(m);
+  std::vector<zmq::message_t> frames;
+  frames.reserve(parts.size());
+  for (auto& p : parts) frames.emplace_back(p.data(), p.size());
+  return send_frames(impl_->socket, impl_->router, peer, frames);
+}
+
+bool Socket::send_chunk(const Message& head, std::shared_ptr<const std::string> buffer, uint64_t offset, uint64_t size,
+                        const std::string& peer) {
+  RLVR_ASSERT(buffer && offset + size <= buffer->size());
+  std::vector<std::string> parts = encode_head(head);
+  std::vector<zmq::message_t> frames;
+  for (auto& p : parts) frames.emplace_back(p.data(), p.size());
+  auto* hint = new std::shared_ptr<const std::string>(std::move(buffer));
+  frames.emplace_back(const_cast<char*>((*hint)->data()) + offset, size, &release_buffer, hint);
+  return send_frames(impl_->socket, impl_->router, peer, frames);
+}
+
+std::optional<Received> Socket::receive(int64_t timeout_ms, const ProtocolLimits& limits) {
+  zmq::pollitem_t item{impl_->socket.handle(), 0, ZMQ_POLLIN, 0};
+  try {
+    if (zmq::poll(&item, 1, std::chrono::milliseconds(timeout_ms)) <= 0) return std::nullopt;
+  } catch (const zmq::error_t& e) {
+    if (e.num() == EINTR) return std::nullopt;
+    throw Error(fmt::format("{}: poll failed: {}", impl_->endpoint, e.what()));
+  }
+  // Read every part of one message (a peer may send any number of parts; keep at most a few).
+  std::vector<zmq::message_t> parts;
+  size_t extra = 0;
+  while (true) {
+    zmq::message_t msg;
+    auto got = impl_->socket.recv(msg, zmq::recv_flags::dontwait);
+    if (!got) break;
+    const bool more = msg.more();
+    if (parts.size() < 6) {
+      parts.push_back(std::move(msg));
+    } else {
+      ++extra;
+    }
+    if (!more) break;
+  }
+  if (parts.empty()) return std::nullopt;
+  Received r;
+  size_t first = 0;
+  if (impl_->router) {
+    r.peer = parts[0].to_string();
+    first = 1;
+  }
+  std::vector<std::string_view> frames;
+  for (size_t i = first; i < parts.size(); ++i) {
+    frames.emplace_back(static_cast<const char*>(parts[i].data()), parts[i].size());
+    r.bytes += parts[i].size();
+  }
+  if (extra > 0) {
+    r.result.error.field = "frames";
+    r.result.error.problem = fmt::format("{} frames; expected at most 3", frames.size() + extra);
+    return r;
+  }
+  r.result = decode(frames, limits);
+  return r;
+}
+
+bool is_loopback_endpoint(const std::string& endpoint) {
+  if (endpoint.rfind("ipc://", 0) == 0 || endpoint.rfind("inproc://", 0) == 0) return true;
+  for (const char* p : {"tcp://127.", "tcp://localhost:", "tcp://[::1]:"}) {
+    if (endpoint.rfind(p, 0) == 0) return true;
+  }
+  return false;
+}
+
+}  // namespace rlvr::core::protocol

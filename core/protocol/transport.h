@@ -1,0 +1,82 @@
+// The ZeroMQ side of the wire protocol: one socket wrapper for the learner's ROUTER and the actors'
+// DEALERs, with the socket options STYLE 21-25 and ASYNC-LESSONS ask for (linger 0, maximum message
+// size, mandatory routing, immediate, ZMTP heartbeats), non-blocking sends and bounded receives.
+// Messages are encoded/decoded with core/protocol/protocol.h; a received message that does not
+// decode is returned as an error naming the peer and the field, never thrown.
+//
+// Thread-safety: a Socket is owned by one thread (ZeroMQ sockets are not thread-safe); the
+// Context may be shared. Not copyable. zmq.hpp stays out of this header.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "core/protocol/protocol.h"
+
+namespace rlvr::core::protocol {
+
+// One per process (wraps zmq::context_t). Thread-safe.
+class Context {
+ public:
+  Context();
+  ~Context();
+  Context(const Context&) = delete;
+  Context& operator=(const Context&) = delete;
+
+ private:
+  friend class Socket;
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+struct SocketOptions {
+  int64_t max_message_bytes = 256ll << 20;  // ZMQ_MAXMSGSIZE: larger messages are refused by libzmq
+  int64_t heartbeat_ms = 1000;              // ZMQ_HEARTBEAT_IVL (ZMTP level; the application has its own)
+  int64_t heartbeat_timeout_ms = 10000;     // ZMQ_HEARTBEAT_TIMEOUT
+  int64_t send_hwm = 10000;                 // queued outgoing messages per peer before sends would block
+  std::string routing_id;                   // DEALER: its identity at the ROUTER
+};
+
+// A received message: the peer (ROUTER identity; empty on a DEALER), the decoded message or the
+// decode error, and the byte size.
+struct Received {
+  std::string peer;
+  DecodeResult result;
+  size_t bytes = 0;
+};
+
+class Socket {
+ public:
+  // The learner's socket. Throws rlvr::Error naming the endpoint when it cannot bind.
+  static Socket bind_router(Context& ctx, const std::string& endpoint, const SocketOptions& options);
+  // An actor's socket (connects in the background; messages queue only for a connected peer).
+  // Throws rlvr::Error for a malformed endpoint.
+  static Socket connect_dealer(Context& ctx, const std::string& endpoint, const SocketOptions& options);
+  Socket(Socket&&) noexcept;
+  Socket& operator=(Socket&&) noexcept;
+  ~Socket();
+
+  // Sends `m` (ROUTER: to `peer`). Never blocks: returns false when the message cannot be queued
+  // now (the peer is unknown or gone, or its queue is full); the caller decides what that means.
+  bool send(const Message& m, const std::string& peer = {});
+  // Sends a WEIGHTS_CHUNK whose data is bytes [offset, offset + size) of `buffer` without copying
+  // them (the buffer is kept alive until libzmq has sent them).
+  bool send_chunk(const Message& head, std::shared_ptr<const std::string> buffer, uint64_t offset, uint64_t size,
+                  const std::string& peer = {});
+  // Waits up to `timeout_ms` (0: just checks) for one message. nullopt: nothing arrived.
+  std::optional<Received> receive(int64_t timeout_ms, const ProtocolLimits& limits);
+
+  const std::string& endpoint() const;
+
+ private:
+  struct Impl;
+  explicit Socket(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+// The endpoint's host is loopback (tcp://127.0.0.1, tcp://localhost, tcp://[::1], ipc://, inproc://).
+bool is_loopback_endpoint(const std::string& endpoint);
+
+}  // namespace rlvr::core::protocol
