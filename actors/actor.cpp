@@ -108,6 +108,14 @@ class Network {
       shared_.stop = true;
       shared_.cv.notify_all();
     }
+    if (socket_) {
+      // Let libzmq deliver a goodbye (it advances its pipes during socket calls), then close with a
+      // bounded linger.
+      const auto until = Clock::now() + std::chrono::milliseconds(200);
+      while (Clock::now() < until) socket_->receive(20, wire_);
+      socket_->close(/*linger_ms=*/500);
+    }
+    socket_.reset();
   }
 
  private:

@@ -50,7 +50,7 @@ std::optional<Scheduler::Prompt> Scheduler::next_prompt() {
 
 int64_t Scheduler::capacity() const {
   const int64_t window = (options_.max_staleness + 1) * options_.groups_per_step;
-  return std::max<int64_t>(0, window - buffered_ - in_flight_count());
+  return std::max<int64_t>(0, window - buffered_ - in_flight_count() - training_);
 }
 
 std::vector<GrantedUnit> Scheduler::grant(const std::string& actor, int64_t want, int64_t version) {
@@ -136,6 +136,7 @@ bool Scheduler::take_for_training(const GrantedUnit& unit, int64_t oldest_versio
     return false;
   }
   ++counters_.trained;
+  ++training_;
   return true;
 }
 

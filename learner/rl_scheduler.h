@@ -9,8 +9,9 @@
 // prompt to the front of the queue exactly once, and is granted again.
 //
 // Credit window (AReaL's capacity, ASYNC-LESSONS lesson 1): at most
-//   (max_staleness + 1) x groups_per_step - buffered - in_flight
-// units may be granted now, and a unit granted while the learner is at version v must be
+//   (max_staleness + 1) x groups_per_step - buffered - in_flight - training
+// units may be granted now (`training`: groups of the step the learner is taking right now, until
+// step_done()), and a unit granted while the learner is at version v must be
 // generated with weights of version >= v (its min_version). The bound is enforced exactly when a
 // group is trained: a group whose oldest token is more than max_staleness versions behind the
 // learner is dropped and its prompt returned. max_staleness 0 is synchronous: one step's groups
@@ -82,6 +83,9 @@ class Scheduler {
   // as stale, returning its prompt to the queue) when its oldest token version is older than
   // version - max_staleness; true when it is trained.
   bool take_for_training(const GrantedUnit& unit, int64_t oldest_version, int64_t version);
+  // The step that took its groups with take_for_training() finished (the version moved on): they
+  // leave the credit window.
+  void step_done() { training_ = 0; }
 
   // The unit a granted id refers to (in flight), if any.
   std::optional<GrantedUnit> in_flight(uint64_t unit_id) const;
@@ -117,6 +121,7 @@ class Scheduler {
   std::map<uint64_t, GrantedUnit> in_flight_;
   uint64_t next_unit_ = 1;
   int64_t buffered_ = 0;
+  int64_t training_ = 0;
   SchedulerCounters counters_;
 };
 

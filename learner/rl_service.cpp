@@ -123,6 +123,7 @@ struct Shared {
   std::deque<BufferedGroup> buffer;
   std::shared_ptr<const Snapshot> current, previous;
   bool announce = false;
+  std::atomic<bool> finishing{false};  // training is over: every actor is told to stop (repeatedly)
   std::atomic<bool> stop{false};
   std::atomic<int64_t> actors_alive{0};
   Counters counters;
@@ -138,7 +139,7 @@ struct ActorInfo {
   std::string name;  // "actor-<id>"
   int64_t actor_id = 0;
   uint64_t incarnation = 0;
-  Clock::time_point last_seen, last_sent;
+  Clock::time_point last_seen, last_sent, last_goodbye;
   int64_t want = 0;
 };
 
@@ -191,6 +192,11 @@ class Network {
     // socket on this thread, which owns it.
     if (socket_) {
       for (auto& [peer, a] : actors_) send(a, proto::Shutdown{"the learner finished"});
+      // Keep the socket open a moment (draining what arrives) so libzmq delivers the goodbyes
+      // while the connections are up, then close with a bounded linger.
+      const auto until = Clock::now() + std::chrono::milliseconds(300);
+      while (Clock::now() < until) socket_->receive(20, wire_);
+      socket_->close(/*linger_ms=*/1000);
     }
     socket_.reset();
   }
@@ -204,7 +210,9 @@ class Network {
     m.envelope.session = session_;
     m.payload = std::move(payload);
     a.last_sent = Clock::now();
-    return socket_->send(m, a.peer);
+    const bool ok = socket_->send(m, a.peer);
+    if (!ok) RLVR_LOG_DEBUG("could not queue {} for actor {}", proto::message_type_name(m.type()), a.actor_id);
+    return ok;
   }
   template <class P>
   void send_to_peer(const std::string& peer, P payload) {
@@ -265,6 +273,19 @@ class Network {
     const auto interval = std::chrono::milliseconds(config_.learner.heartbeat_ms);
     for (auto& [peer, a] : actors_) {
       if (now - a.last_sent >= interval) send(a, proto::Heartbeat{now_ms(), {}});
+    }
+    if (shared_.finishing) {
+      // Tell every actor, and again every heartbeat until the socket closes: one lost goodbye must
+      // not leave an actor waiting for a learner that is gone.
+      for (auto& [peer, a] : actors_) {
+        if (now - a.last_goodbye >= interval) {
+          if (!send(a, proto::Shutdown{"the learner finished"})) {
+            RLVR_LOG_DEBUG("could not queue SHUTDOWN for actor {}", a.actor_id);
+          }
+          a.last_goodbye = now;
+        }
+      }
+      return;
     }
     grant_pending();
   }
@@ -363,6 +384,10 @@ class Network {
     }
     ActorInfo& a = it->second;
     a.last_seen = Clock::now();
+    if (shared_.finishing) {
+      send(a, proto::Shutdown{"the learner finished"});
+      return;
+    }
     if (m.envelope.session != a.incarnation) {
       // A message of an earlier incarnation on the same identity: ignore it.
       std::lock_guard<std::mutex> lock(shared_.mu);
@@ -769,6 +794,7 @@ ServiceResult run_service(const core::Config& config) {
     {
       std::lock_guard<std::mutex> lock(shared.mu);
       shared.version = v;
+      shared.sched.step_done();
       auto& c = shared.counters;
       for (const auto& s : samples) ++c.staleness_hist[v - 1 - s.min_version()];
       const double window = std::max(1e-9, seconds_since(window_start));
@@ -809,12 +835,14 @@ ServiceResult run_service(const core::Config& config) {
       break;
     }
   }
+  shared.finishing = true;  // the actors stop now, while the final checkpoint and model are written
   if (last_checkpoint != learner.version() || !latest_training_checkpoint(out_dir + "/checkpoints")) checkpoint();
+  result.steps = learner.version();
+  result.final_dir = learner.save_final();
+  // The network thread keeps telling the actors to stop until here, then says goodbye once more.
   shared.stop = true;
   if (net_thread.joinable()) net_thread.join();
   if (!shared.network_error.empty()) throw Error("learner network thread failed: " + shared.network_error);
-  result.steps = learner.version();
-  result.final_dir = learner.save_final();
   {
     std::lock_guard<std::mutex> lock(shared.mu);
     result.balanced = shared.sched.balanced();

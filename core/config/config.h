@@ -396,7 +396,7 @@ struct LearnerConfig {
     v.field("endpoint", endpoint,
             "ZeroMQ endpoint the learner binds and actors connect to (loopback by default).");
     v.field("threads", threads,
-            "Intra-op threads of the learner process; 0 takes the documented share of the cores (docs/RL.md).",
+            "Intra-op threads of the learner process; 0 takes the documented share of the cores (docs/LAUNCH.md).",
             Range{0, 4096});
     v.field("heartbeat_ms", heartbeat_ms, "Heartbeat interval in both directions.", Range{10, 600000});
     v.field("heartbeat_timeout_ms", heartbeat_timeout_ms,
@@ -424,7 +424,7 @@ struct ActorsConfig {
   void visit(SchemaVisitor& v) {
     v.field("count", count, "Actor processes `rlvr launch` starts on this machine.", Range{1, 1024});
     v.field("threads", threads,
-            "Intra-op threads per actor; 0 takes the documented share of the cores (docs/RL.md).",
+            "Intra-op threads per actor; 0 takes the documented share of the cores (docs/LAUNCH.md).",
             Range{0, 4096});
     v.field("units_per_request", units_per_request,
             "Prompt groups an actor asks for at a time; 0: generation.batch_size / num_samples_per_prompt "

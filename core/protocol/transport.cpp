@@ -47,6 +47,15 @@ Socket::~Socket() = default;
 
 const std::string& Socket::endpoint() const { return impl_->endpoint; }
 
+void Socket::close(int64_t linger_ms) {
+  if (!impl_ || !impl_->socket) return;
+  try {
+    impl_->socket.set(zmq::sockopt::linger, static_cast<int>(linger_ms));
+  } catch (const zmq::error_t&) {
+  }
+  impl_->socket.close();
+}
+
 Socket Socket::bind_router(Context& ctx, const std::string& endpoint, const SocketOptions& options) {
   auto impl = std::make_unique<Impl>(ctx.impl_->ctx, zmq::socket_type::router, true);
   try {

@@ -68,6 +68,10 @@ class Socket {
   // Waits up to `timeout_ms` (0: just checks) for one message. nullopt: nothing arrived.
   std::optional<Received> receive(int64_t timeout_ms, const ProtocolLimits& limits);
 
+  // Closes the socket, letting libzmq deliver what is queued for at most `linger_ms` (a
+  // goodbye such as SHUTDOWN); the destructor closes with linger 0.
+  void close(int64_t linger_ms);
+
   const std::string& endpoint() const;
 
  private:

@@ -37,6 +37,9 @@ TEST(Scheduler, SynchronousModeGrantsOneStepAtATime) {
   }
   EXPECT_EQ(s.capacity(), 0) << "buffered groups hold the window until trained";
   for (const auto& u : a) EXPECT_TRUE(s.take_for_training(u, 0, 0));
+  EXPECT_EQ(s.capacity(), 0) << "and while the step trains on them";
+  EXPECT_TRUE(s.grant("a", 5, 0).empty()) << "nothing is generated with the old weights meanwhile";
+  s.step_done();
   auto next = s.grant("a", 5, 1);
   ASSERT_EQ(next.size(), 2u);
   EXPECT_EQ(next[0].min_version, 1) << "the next step's groups need the next weights";
@@ -107,6 +110,7 @@ TEST(Scheduler, EveryPromptOfAnEpochIsTrainedExactlyOnceDespiteFailures) {
       }
       buffer.clear();
       ++version;
+      s.step_done();
     }
     ASSERT_TRUE(s.balanced()) << s.describe_accounting();
   }

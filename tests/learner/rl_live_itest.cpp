@@ -1,0 +1,443 @@
+// The live actor-learner system end to end: real `rlvr learner`, `rlvr actor` and `rlvr launch`
+// processes talking ZeroMQ over ipc:// sockets in a temp directory, on a tiny model. Every
+// process runs under a deadline; a test that would hang fails instead.
+#include <signal.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <set>
+#include <thread>
+
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+#include <torch/torch.h>
+
+#include "core/data/rollout.h"
+#include "core/fs.h"
+#include "core/log.h"
+#include "core/model/checkpoint.h"
+#include "core/protocol/fingerprint.h"
+#include "core/protocol/protocol.h"
+#include "core/protocol/transport.h"
+#include "core/config/loader.h"
+#include "learner/rl_service.h"
+#include "tests/sft_dpo/tiny_world.h"
+#include "tests/test_util.h"
+
+namespace rlvr::learner {
+namespace {
+
+namespace fs = std::filesystem;
+namespace proto = core::protocol;
+using rlvr::testing::TempDir;
+using Clock = std::chrono::steady_clock;
+
+// A child process running `command` through sh, its output in `log`.
+class Proc {
+ public:
+  Proc(const std::string& command, const std::string& log) {
+    pid_ = ::fork();
+    if (pid_ == 0) {
+      ::setpgid(0, 0);  // its own group: killing it takes its children (a launcher's) too
+      ::execl("/bin/sh", "sh", "-c", ("exec " + command + " >" + log + " 2>&1").c_str(), nullptr);
+      ::_exit(127);
+    }
+  }
+  ~Proc() {
+    if (pid_ > 0 && !done_) {
+      ::kill(-pid_, SIGKILL);
+      int st;
+      ::waitpid(pid_, &st, 0);
+    }
+  }
+  // The exit status, or -1 when it did not end within `timeout` (it is then killed).
+  int wait(std::chrono::seconds timeout) {
+    const auto deadline = Clock::now() + timeout;
+    while (Clock::now() < deadline) {
+      int st = 0;
+      if (::waitpid(pid_, &st, WNOHANG) == pid_) {
+        done_ = true;
+        return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+    ::kill(-pid_, SIGKILL);
+    int st;
+    ::waitpid(pid_, &st, 0);
+    done_ = true;
+    return -1;
+  }
+  void kill(int sig) { ::kill(pid_, sig); }
+  pid_t pid() const { return pid_; }
+
+ private:
+  pid_t pid_ = -1;
+  bool done_ = false;
+};
+
+std::string slurp(const std::string& path) {
+  std::ifstream in(path);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+std::vector<nlohmann::json> jsonl(const std::string& path) {
+  std::vector<nlohmann::json> out;
+  std::ifstream in(path);
+  for (std::string line; std::getline(in, line);) {
+    if (!line.empty()) out.push_back(nlohmann::json::parse(line));
+  }
+  return out;
+}
+
+// The largest step in metrics.jsonl (0 before the first).
+int64_t steps_done(const std::string& run_dir) {
+  int64_t step = 0;
+  for (const auto& row : jsonl(run_dir + "/metrics.jsonl")) step = std::max<int64_t>(step, row.value("step", 0));
+  return step;
+}
+
+// Waits until `pred` holds (polling), at most `timeout`.
+template <class Pred>
+bool eventually(Pred pred, std::chrono::seconds timeout) {
+  const auto deadline = Clock::now() + timeout;
+  while (Clock::now() < deadline) {
+    if (pred()) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  return pred();
+}
+
+// The pids whose command line contains every one of `parts`.
+std::vector<pid_t> find_processes(const std::vector<std::string>& parts) {
+  std::vector<pid_t> out;
+  for (const auto& entry : fs::directory_iterator("/proc")) {
+    const std::string name = entry.path().filename().string();
+    if (name.find_first_not_of("0123456789") != std::string::npos) continue;
+    std::string cmd = slurp(entry.path().string() + "/cmdline");
+    std::replace(cmd.begin(), cmd.end(), '\0', ' ');
+    bool all = !cmd.empty();
+    for (const auto& p : parts) all = all && cmd.find(p) != std::string::npos;
+    if (all) out.push_back(static_cast<pid_t>(std::stoi(name)));
+  }
+  return out;
+}
+
+class LiveRl : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    core::init_logging("warn");
+    const std::string dir = rlvr::testing::shared_fixture_dir("rl-live", [](const std::string& d) {
+      rlvr::testing::make_tiny_world(d, /*rows=*/64, /*hidden=*/32, /*layers=*/2);
+    });
+    world_ = {dir + "/data", dir + "/model"};
+  }
+  void SetUp() override { core::init_logging("warn"); }
+
+  // A config file for this test: tiny groups and steps, ipc endpoint in the temp dir.
+  std::string write_config(const std::string& extra) {
+    const std::string text = fmt::format(
+        "run:\n  output_dir: {0}/run\n  threads: 1\n"
+        "model:\n  path: {1}\n"
+        "generation:\n  temperature: 1.0\n  max_new_tokens: 12\n  num_samples_per_prompt: 4\n  batch_size: 8\n"
+        "rl:\n  train_file: {2}/rlvr.jsonl\n  rollout_batch_size: 8\n  total_steps: 5\n  max_staleness: 1\n"
+        "  checkpoint_every: 1\n  entropy_coef: 0.01\n"
+        "optim:\n  learning_rate: 0.003\n  warmup_ratio: 0\n"
+        "learner:\n  endpoint: ipc://{0}/learner.sock\n  heartbeat_ms: 200\n  heartbeat_timeout_ms: 3000\n"
+        "  wait_log_ms: 2000\n"
+        "actors:\n  count: 2\n  threads: 1\n  restart_backoff_ms: 100\n  connect_timeout_ms: 30000\n{3}",
+        dir_.path(), world_.model_dir, world_.data_dir, extra);
+    return dir_.write("rl.yaml", text);
+  }
+  std::string run_dir() const { return dir_.path() + "/run"; }
+  const std::string rlvr_ = RLVR_BINARY;
+
+  TempDir dir_;
+  static rlvr::testing::TinyWorld world_;
+};
+
+rlvr::testing::TinyWorld LiveRl::world_;
+
+// Every trained record's versions are within max_staleness of the step that trained it.
+void expect_staleness_bound(const std::string& run_dir, int64_t max_staleness) {
+  auto rows = jsonl(run_dir + "/rollouts.jsonl");
+  ASSERT_FALSE(rows.empty());
+  int64_t newest = 0;
+  for (const auto& r : rows) {
+    const int64_t step = r["step"];
+    for (const auto& v : r["versions"]) {
+      const int64_t version = v;
+      EXPECT_LE(step - 1 - version, max_staleness) << r.dump().substr(0, 200);
+      EXPECT_GE(step - 1 - version, 0);
+      newest = std::max(newest, version);
+    }
+  }
+  EXPECT_GT(newest, 0) << "the actors generated with updated weights";
+}
+
+TEST_F(LiveRl, LaunchTrainsWithTwoActorsAndTheAccountingBalances) {
+  const std::string cfg = write_config("");
+  Proc launch(rlvr_ + " launch --config " + cfg, dir_.path() + "/launch.log");
+  ASSERT_EQ(launch.wait(std::chrono::seconds(180)), 0) << slurp(dir_.path() + "/launch.log");
+  auto summary = nlohmann::json::parse(core::read_file(run_dir() + "/summary.json"));
+  EXPECT_EQ(summary["steps"], 5);
+  EXPECT_TRUE(summary["accounting"]["balanced"].get<bool>()) << summary.dump(2);
+  EXPECT_EQ(summary["actors_joined"], 2);
+  expect_staleness_bound(run_dir(), 1);
+  // The weights changed.
+  auto before = core::load_causal_lm(world_.model_dir), after = core::load_causal_lm(run_dir() + "/final");
+  EXPECT_FALSE(torch::equal(before->model->norm->weight, after->model->norm->weight) &&
+               torch::equal(before->model->embed_tokens->weight, after->model->embed_tokens->weight));
+  const std::string log = slurp(dir_.path() + "/launch.log");
+  EXPECT_NE(log.find("[actor-0]"), std::string::npos);
+  EXPECT_NE(log.find("[actor-1]"), std::string::npos);
+  EXPECT_NE(log.find("step 5/5"), std::string::npos) << log;
+}
+
+TEST_F(LiveRl, SynchronousModeTrainsOnlyOnTheCurrentVersion) {
+  const std::string cfg = write_config("");
+  Proc launch(rlvr_ + " launch --config " + cfg + " --set rl.max_staleness=0", dir_.path() + "/launch.log");
+  ASSERT_EQ(launch.wait(std::chrono::seconds(180)), 0) << slurp(dir_.path() + "/launch.log");
+  for (const auto& r : jsonl(run_dir() + "/rollouts.jsonl")) {
+    for (const auto& v : r["versions"]) EXPECT_EQ(v.get<int64_t>(), r["step"].get<int64_t>() - 1) << r.dump().substr(0, 200);
+  }
+  auto summary = nlohmann::json::parse(core::read_file(run_dir() + "/summary.json"));
+  EXPECT_EQ(summary["accounting"]["dropped_stale"], 0);
+  EXPECT_TRUE(summary["accounting"]["balanced"].get<bool>());
+}
+
+// A hand-made actor that holds a unit until the learner is two versions further, then sends it:
+// the learner must drop it as stale, count it, and have the prompt generated again.
+TEST_F(LiveRl, ARolloutOlderThanMaxStalenessIsDroppedAndCounted) {
+  const std::string cfg_path = write_config("");
+  core::Config config = core::load_config(cfg_path, {"rl.total_steps=8", "rl.rollout_batch_size=4"});
+  ServiceResult result;
+  std::string service_error;
+  core::init_logging("info", dir_.path() + "/learner.log");  // the in-process learner's log, for failures
+  std::thread learner([&] {
+    try {
+      result = run_service(config);
+    } catch (const std::exception& e) {
+      service_error = e.what();
+    }
+  });
+  proto::Context ctx;
+  proto::SocketOptions so;
+  so.routing_id = "fake-actor";
+  proto::Socket s = proto::Socket::connect_dealer(ctx, config.learner.endpoint, so);
+  uint64_t seq = 0;
+  auto send = [&](proto::Payload p) {
+    proto::Message m;
+    m.envelope.sender = proto::actor_sender(7);
+    m.envelope.seq = ++seq;
+    m.envelope.session = 77;
+    m.payload = std::move(p);
+    return s.send(m);
+  };
+  auto receive_until = [&](proto::MessageType type, std::chrono::seconds timeout) -> std::optional<proto::Message> {
+    const auto deadline = Clock::now() + timeout;
+    while (Clock::now() < deadline) {
+      if (auto r = s.receive(100, {})) {
+        if (r->result.ok() && r->result.message->type() == type) return r->result.message;
+      }
+    }
+    return std::nullopt;
+  };
+  proto::Hello h;
+  h.actor_id = 7;
+  h.incarnation = 77;
+  h.model_fingerprint = proto::model_fingerprint(config);
+  h.config_fingerprint = proto::config_fingerprint(config);
+  h.update_mode = "between_samples";
+  h.max_units = 1;
+  h.host = "test";
+  std::optional<proto::Message> welcome;
+  for (int i = 0; i < 50 && !welcome; ++i) {
+    send(h);
+    welcome = receive_until(proto::MessageType::kWelcome, std::chrono::seconds(1));
+  }
+  ASSERT_TRUE(welcome) << "no WELCOME: " << service_error;
+  ASSERT_TRUE(std::get<proto::Welcome>(welcome->payload).accepted) << std::get<proto::Welcome>(welcome->payload).reason;
+  send(proto::WorkRequest{1});
+  auto grant = receive_until(proto::MessageType::kWorkGrant, std::chrono::seconds(10));
+  ASSERT_TRUE(grant);
+  const proto::WorkUnit unit = std::get<proto::WorkGrant>(grant->payload).units.at(0);
+  // A real actor drives the learner forward meanwhile.
+  Proc actor(rlvr_ + " actor --config " + cfg_path + " --id 0 --set rl.total_steps=8 --set rl.rollout_batch_size=4",
+             dir_.path() + "/actor.log");
+  const bool advanced = eventually(
+      [&] {
+        // Keep the fake actor alive while the learner advances.
+        send(proto::Heartbeat{0, {}});
+        return steps_done(run_dir()) >= 2;
+      },
+      std::chrono::seconds(120));
+  ASSERT_TRUE(advanced) << slurp(dir_.path() + "/actor.log");
+  proto::Rollouts r;
+  r.unit_id = unit.unit_id;
+  for (int64_t i = 0; i < unit.n; ++i) {
+    core::RolloutSample x;
+    x.prompt_index = unit.prompt_index;
+    x.sample_index = i;
+    x.actor_id = 7;
+    x.dataset = unit.dataset;
+    x.prompt_ids = unit.prompt_ids;
+    x.completion_ids = {5, 6};
+    x.logprobs = {-1.0f, -1.0f};
+    x.versions = {unit.min_version};
+    x.finish_reason = "length";
+    r.samples.push_back(x);
+  }
+  send(r);
+  learner.join();
+  EXPECT_EQ(actor.wait(std::chrono::seconds(60)), 0) << slurp(dir_.path() + "/actor.log") << "\nlearner:\n"
+                                                      << slurp(dir_.path() + "/learner.log");
+  core::init_logging("warn");
+  ASSERT_TRUE(service_error.empty()) << service_error;
+  EXPECT_EQ(result.steps, 8);
+  EXPECT_TRUE(result.balanced) << result.accounting;
+  auto summary = nlohmann::json::parse(core::read_file(run_dir() + "/summary.json"));
+  EXPECT_GE(summary["accounting"]["dropped_stale"].get<int64_t>(), 1) << summary.dump(2);
+  // The stale prompt was generated again and trained (by the real actor).
+  bool retrained = false;
+  for (const auto& row : jsonl(run_dir() + "/rollouts.jsonl")) {
+    retrained |= row["prompt_index"] == unit.prompt_index && row["actor_id"] == 0 && row["trained"].get<bool>();
+  }
+  EXPECT_TRUE(retrained);
+}
+
+TEST_F(LiveRl, AKilledActorIsRestartedAndNoPromptIsLostOrDuplicated) {
+  // One epoch over the prompts: the run ends when every prompt was trained once.
+  const std::string cfg = write_config("");
+  Proc launch(rlvr_ + " launch --config " + cfg + " --set rl.prompt_epochs=1 --set rl.total_steps=1000",
+              dir_.path() + "/launch.log");
+  ASSERT_TRUE(eventually([&] { return steps_done(run_dir()) >= 1; }, std::chrono::seconds(120)))
+      << slurp(dir_.path() + "/launch.log");
+  auto pids = find_processes({" actor ", "--config " + cfg, "--id 1"});
+  ASSERT_EQ(pids.size(), 1u) << slurp(dir_.path() + "/launch.log");
+  ::kill(pids[0], SIGKILL);
+  ASSERT_EQ(launch.wait(std::chrono::seconds(300)), 0) << slurp(dir_.path() + "/launch.log");
+  const std::string log = slurp(dir_.path() + "/launch.log");
+  EXPECT_NE(log.find("'actor-1' killed by signal 9; restart 1"), std::string::npos) << log;
+  EXPECT_GE(find_processes({" actor ", "--config " + cfg}).size(), 0u);
+  // Every prompt of the file trained exactly once (n samples each).
+  const auto prompts = jsonl(world_.data_dir + "/rlvr.jsonl").size();
+  std::map<int64_t, int64_t> trained;
+  for (const auto& row : jsonl(run_dir() + "/rollouts.jsonl")) {
+    if (row["trained"].get<bool>()) ++trained[row["prompt_index"].get<int64_t>()];
+  }
+  EXPECT_EQ(trained.size(), prompts);
+  for (const auto& [p, count] : trained) EXPECT_EQ(count, 4) << "prompt " << p;
+  auto summary = nlohmann::json::parse(core::read_file(run_dir() + "/summary.json"));
+  EXPECT_TRUE(summary["accounting"]["balanced"].get<bool>()) << summary.dump(2);
+}
+
+TEST_F(LiveRl, AKilledLearnerResumesFromItsCheckpointAndTheActorReconnects) {
+  const std::string cfg = write_config("");
+  const std::string sets = " --set rl.total_steps=6 --set rl.max_staleness=2";
+  auto learner1 = std::make_unique<Proc>(rlvr_ + " learner --config " + cfg + sets, dir_.path() + "/learner1.log");
+  Proc actor(rlvr_ + " actor --config " + cfg + " --id 0" + sets, dir_.path() + "/actor.log");
+  // Killed after step 3 was logged: its checkpoint may or may not be complete, step 2's is.
+  ASSERT_TRUE(eventually([&] { return steps_done(run_dir()) >= 3; }, std::chrono::seconds(120)))
+      << slurp(dir_.path() + "/learner1.log");
+  learner1->kill(SIGKILL);
+  learner1->wait(std::chrono::seconds(10));
+  Proc learner2(rlvr_ + " learner --config " + cfg + sets, dir_.path() + "/learner2.log");
+  ASSERT_EQ(learner2.wait(std::chrono::seconds(180)), 0) << slurp(dir_.path() + "/learner2.log");
+  EXPECT_EQ(actor.wait(std::chrono::seconds(60)), 0) << slurp(dir_.path() + "/actor.log");
+  const std::string log2 = slurp(dir_.path() + "/learner2.log");
+  EXPECT_NE(log2.find("resumed from"), std::string::npos) << log2;
+  auto summary = nlohmann::json::parse(core::read_file(run_dir() + "/summary.json"));
+  EXPECT_EQ(summary["steps"], 6);
+  EXPECT_GE(summary["resumed_from_step"].get<int64_t>(), 2);
+  EXPECT_TRUE(summary["accounting"]["balanced"].get<bool>()) << summary.dump(2);
+  EXPECT_NE(slurp(dir_.path() + "/actor.log").find("connected to the learner"), std::string::npos);
+  // The resumed run's metrics continue where the checkpoint was.
+  std::set<int64_t> steps;
+  for (const auto& row : jsonl(run_dir() + "/metrics.jsonl")) steps.insert(row["step"].get<int64_t>());
+  EXPECT_EQ(steps, (std::set<int64_t>{1, 2, 3, 4, 5, 6}));
+}
+
+TEST_F(LiveRl, InFlightUpdatesRecordTwoVersionsInOneSample) {
+  // One actor generates 16 groups per generate() call (batch 64, 4 samples each, up to 180 tokens
+  // from the untrained model) and the credit window (max_staleness 31, one group per step) lets it
+  // start the next 16 while the learner trains on the last ones, one update per group: the
+  // samples of that call run across several updates.
+  const std::string cfg = write_config("");
+  Proc launch(rlvr_ + " launch --config " + cfg +
+                  " --set rl.update_mode=in_flight --set rl.max_staleness=31 --set rl.rollout_batch_size=4 "
+                  "--set rl.total_steps=40 --set generation.max_new_tokens=180 --set generation.batch_size=64 "
+                  "--set actors.count=1 --set rl.checkpoint_every=0",
+              dir_.path() + "/launch.log");
+  ASSERT_EQ(launch.wait(std::chrono::seconds(180)), 0) << slurp(dir_.path() + "/launch.log");
+  int spanning = 0;
+  for (const auto& r : jsonl(run_dir() + "/rollouts.jsonl")) {
+    std::set<int64_t> versions(r["versions"].begin(), r["versions"].end());
+    if (versions.size() > 1) {
+      ++spanning;
+      EXPECT_EQ(r["versions"].size(), r["completion_ids"].size()) << "one version per token";
+    }
+  }
+  EXPECT_GT(spanning, 0) << "no sample spanned a weight update; " << slurp(dir_.path() + "/launch.log");
+  expect_staleness_bound(run_dir(), 31);
+}
+
+TEST_F(LiveRl, GarbageOnTheEndpointIsDroppedAndCountedAndTheRunGoesOn) {
+  const std::string cfg = write_config("");
+  const std::string sets = " --set rl.total_steps=3";
+  Proc learner(rlvr_ + " learner --config " + cfg + sets, dir_.path() + "/learner.log");
+  // Garbage through ZeroMQ: random frames, a truncated message, a wrong magic, too many frames.
+  proto::Context ctx;
+  proto::SocketOptions so;
+  so.routing_id = "garbage";
+  core::Config config = core::load_config(cfg);
+  {
+    proto::Socket s = proto::Socket::connect_dealer(ctx, config.learner.endpoint, so);
+    proto::Message hello;
+    hello.envelope.sender = "actor-9";
+    hello.payload = proto::Hello{9, 1, "x", "y", "between_samples", 1, "h"};
+    proto::Message bogus = hello;
+    bogus.envelope.sender = std::string(300, 'x');  // a sender longer than the protocol allows
+    for (int i = 0; i < 20; ++i) s.send(bogus);
+    proto::Message chunk;  // a learner-only message from an "actor"
+    chunk.envelope.sender = "actor-9";
+    chunk.payload = proto::WeightsAnnounce{1, 8, "0123456789abcdef", 8, 1};
+    for (int i = 0; i < 5; ++i) s.send(chunk);
+    std::this_thread::sleep_for(std::chrono::milliseconds(500));
+  }
+  // Raw bytes on the ipc socket (not even ZMTP): libzmq drops the connection; the learner lives on.
+  {
+    const std::string path = dir_.path() + "/learner.sock";
+    ASSERT_TRUE(eventually([&] { return fs::exists(path); }, std::chrono::seconds(30)));
+    int fd = ::socket(AF_UNIX, SOCK_STREAM, 0);
+    sockaddr_un addr{};
+    addr.sun_family = AF_UNIX;
+    std::strncpy(addr.sun_path, path.c_str(), sizeof(addr.sun_path) - 1);
+    if (fd >= 0 && ::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0) {
+      std::string junk(4096, '\0');
+      for (size_t i = 0; i < junk.size(); ++i) junk[i] = static_cast<char>((i * 131 + 7) & 0xff);
+      ssize_t ignored = ::send(fd, junk.data(), junk.size(), MSG_NOSIGNAL);
+      (void)ignored;
+    }
+    if (fd >= 0) ::close(fd);
+  }
+  Proc actor(rlvr_ + " actor --config " + cfg + " --id 0" + sets, dir_.path() + "/actor.log");
+  ASSERT_EQ(learner.wait(std::chrono::seconds(180)), 0) << slurp(dir_.path() + "/learner.log");
+  EXPECT_EQ(actor.wait(std::chrono::seconds(60)), 0) << slurp(dir_.path() + "/actor.log") << "\nlearner:\n"
+                                                      << slurp(dir_.path() + "/learner.log");
+  auto summary = nlohmann::json::parse(core::read_file(run_dir() + "/summary.json"));
+  EXPECT_EQ(summary["steps"], 3);
+  EXPECT_GE(summary["messages_malformed"].get<int64_t>(), 1) << summary.dump(2);
+  EXPECT_NE(slurp(dir_.path() + "/learner.log").find("dropped a malformed message"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace rlvr::learner
