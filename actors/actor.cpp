@@ -635,7 +635,7 @@ ActorResult run_actor(const core::Config& config, int64_t actor_id, const std::s
       shared.tokens += tokens;
       if (session != shared.session) return;  // the learner of that session is gone
       for (auto& r : results) {
-        r.generate_s = generate_s;
+        r.generate_s = generate_s / static_cast<double>(results.size());  // each unit's share of the call
         r.score_s = score_s;
         shared.outbox.push_back(std::move(r));
       }

@@ -274,9 +274,13 @@ RlStepResult RlLearner::Impl::step(const std::vector<core::RolloutSample>& sampl
   std::vector<uint8_t> include(static_cast<size_t>(B), 1);
   at::Tensor behaviour = at::zeros({B, Tmax}, f32);
   at::Tensor mask = at::zeros({B, Tmax}, at::TensorOptions().dtype(at::kBool));
+  // Tokens produced by the weights the learner holds now: there the behaviour and learner
+  // log-probs come from the same weights and must agree up to float noise.
+  at::Tensor current = at::zeros({B, Tmax}, at::TensorOptions().dtype(at::kBool));
   {
     auto beh = behaviour.accessor<float, 2>();
     auto msk = mask.accessor<bool, 2>();
+    auto cur = current.accessor<bool, 2>();
     for (int64_t i = 0; i < B; ++i) {
       const auto& s = samples[static_cast<size_t>(i)];
       reward[static_cast<size_t>(i)] = shaped_reward(s);
@@ -284,11 +288,13 @@ RlStepResult RlLearner::Impl::step(const std::vector<core::RolloutSample>& sampl
       for (size_t t = 0; t < s.completion_ids.size(); ++t) {
         beh[i][static_cast<int64_t>(t)] = s.logprobs[t];
         msk[i][static_cast<int64_t>(t)] = true;
+        cur[i][static_cast<int64_t>(t)] = s.version_of(t) == version;
       }
     }
   }
   behaviour = behaviour.to(device);
   mask = mask.to(device);
+  current = current.to(device);
 
   // --- The learner's view before any update: proximal log-probs, entropy, reference, values ---
   at::Tensor proximal = at::zeros({B, Tmax}, f32.device(device));
@@ -526,9 +532,15 @@ RlStepResult RlLearner::Impl::step(const std::vector<core::RolloutSample>& sampl
     mt["kl/k1"] = masked_mean(kl_k1, mask);
     mt["kl/k3"] = masked_mean(kl_k3, mask);
   }
+  // Behaviour vs learner log-probs on the tokens made by the current weights (float noise with one
+  // model implementation on both sides), and on all tokens (adds the policy change of stale ones).
   at::Tensor mismatch = (behaviour - proximal).abs();
-  mt["logprob_mismatch/mean"] = masked_mean(mismatch, mask);
-  mt["logprob_mismatch/max"] = masked_max(mismatch, mask);
+  at::Tensor on_policy = mask & current;
+  mt["logprob_mismatch/mean"] = masked_mean(mismatch, on_policy);
+  mt["logprob_mismatch/max"] = masked_max(mismatch, on_policy);
+  mt["logprob_mismatch/on_policy_tokens"] = on_policy.sum().item<double>();
+  mt["logprob_shift/mean"] = masked_mean(mismatch, mask);
+  mt["logprob_shift/max"] = masked_max(mismatch, mask);
   mt["clip/low_fraction"] = loss_tokens > 0 ? clip_low_n / loss_tokens : 0.0;
   mt["clip/high_fraction"] = loss_tokens > 0 ? clip_high_n / loss_tokens : 0.0;
   mt["ratio/mean"] = loss_tokens > 0 ? ratio_sum / loss_tokens : 0.0;

@@ -113,6 +113,7 @@ struct Counters {
   std::map<int64_t, int64_t> staleness_hist;  // staleness at training -> samples
   double actor_generating = 0;    // sum over heartbeats of the actors' generating fraction
   int64_t actor_reports = 0;
+  std::map<int64_t, std::pair<int64_t, double>> per_actor;  // actor id -> (generated tokens, generate seconds)
 };
 
 struct Shared {
@@ -566,7 +567,12 @@ class Network {
                     a.actor_id, excerpt(problem, 300));
       return;
     }
-    for (const auto& s : r.samples) shared_.counters.generated_tokens += static_cast<int64_t>(s.completion_ids.size());
+    int64_t tokens = 0;
+    for (const auto& s : r.samples) tokens += static_cast<int64_t>(s.completion_ids.size());
+    shared_.counters.generated_tokens += tokens;
+    auto& pa = shared_.counters.per_actor[a.actor_id];
+    pa.first += tokens;
+    pa.second += r.generate_s;
     if (outcome == Scheduler::Outcome::kStale) {
       RLVR_LOG_INFO("dropped stale rollouts of unit {} (version {}, learner {}, max_staleness {})", r.unit_id, oldest,
                     shared_.version, config_.rl.max_staleness);
@@ -818,6 +824,11 @@ ServiceResult run_service(const core::Config& config) {
       mt["weights/publish_s"] = publish_s;
       mt["weights/bytes"] = publish_bytes;
       for (const auto& [st, count] : c.staleness_hist) mt[fmt::format("staleness/hist_{}", st)] = static_cast<double>(count);
+      // Each actor's generation speed: its tokens over the time its generate() calls took (each unit
+      // reports its share of the call).
+      for (const auto& [id, tg] : c.per_actor) {
+        if (tg.second > 0) mt[fmt::format("actor/{}/tokens_per_s", id)] = static_cast<double>(tg.first) / tg.second;
+      }
     }
     metrics.write(v, step.metrics);
     if (rl.rollouts_log == "all") rollout_log.append(v, samples, step.samples);

@@ -10,7 +10,16 @@
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
+#include "tests/test_util.h"
+
 namespace {
+
+// ctest runs each case as its own process, in parallel: every process gets its own scratch
+// directory so no two cases share a file.
+const std::string& scratch() {
+  static rlvr::testing::TempDir dir;
+  return dir.path();
+}
 
 struct CommandResult {
   int status;
@@ -18,7 +27,7 @@ struct CommandResult {
 };
 
 CommandResult run_verify(const std::string& args) {
-  std::string err_path = ::testing::TempDir() + "/verify_stderr.txt";
+  std::string err_path = scratch() + "/verify_stderr.txt";
   std::string cmd = std::string(RLVR_BINARY) + " verify " + args + " 2>" + err_path;
   int rc = std::system(cmd.c_str());
   std::ifstream f(err_path);
@@ -37,7 +46,7 @@ std::vector<nlohmann::json> read_jsonl(const std::string& path) {
 const std::string kInput = std::string(RLVR_SOURCE_DIR) + "/tests/fixtures/verifiers/verify_input.jsonl";
 
 TEST(VerifyCommand, ScoresRowsInOrderAndReportsMalformedLines) {
-  std::string out = ::testing::TempDir() + "/verify_out.jsonl";
+  std::string out = scratch() + "/verify_out.jsonl";
   CommandResult r = run_verify("--input " + kInput + " --out " + out + " --threads 2");
   EXPECT_EQ(r.status, 1) << "malformed lines make the exit status 1";
   EXPECT_NE(r.err.find("verify_input.jsonl:7: not valid JSON"), std::string::npos) << r.err;
@@ -60,9 +69,9 @@ TEST(VerifyCommand, ScoresRowsInOrderAndReportsMalformedLines) {
 }
 
 TEST(VerifyCommand, ConfigSetsTheReward) {
-  std::string cfg = ::testing::TempDir() + "/verify_cfg.yaml";
+  std::string cfg = scratch() + "/verify_cfg.yaml";
   std::ofstream(cfg) << "verifiers:\n  verification_reward: 2\n";
-  std::string out = ::testing::TempDir() + "/verify_out2.jsonl";
+  std::string out = scratch() + "/verify_out2.jsonl";
   CommandResult r = run_verify("--input " + kInput + " --out " + out + " --config " + cfg);
   auto rows = read_jsonl(out);
   ASSERT_FALSE(rows.empty()) << r.err;
@@ -76,11 +85,11 @@ TEST(VerifyCommand, MissingInputIsAnError) {
 }
 
 TEST(VerifyCommand, NonStringRoleIsARowErrorNotACrash) {
-  const std::string in = ::testing::TempDir() + "/verify_role.jsonl";
+  const std::string in = scratch() + "/verify_role.jsonl";
   std::ofstream(in) << R"({"messages":[{"role":1}],"response":"x","ground_truth":"1","dataset":"gsm8k"})" "\n"
                     << R"({"messages":[{"role":"user","content":"q"}],"response":"#### 1","ground_truth":"1","dataset":"gsm8k"})" "\n"
                     << R"({"messages":[7, {"role":["user"]}],"response":"#### 2","ground_truth":"2","dataset":"gsm8k"})" "\n";
-  const std::string out = ::testing::TempDir() + "/verify_role_out.jsonl";
+  const std::string out = scratch() + "/verify_role_out.jsonl";
   CommandResult r = run_verify("--input " + in + " --out " + out + " --threads 2");
   EXPECT_EQ(r.status, 0) << r.err;  // a non-string role simply is not the user's prompt
   auto rows = read_jsonl(out);
@@ -99,7 +108,7 @@ TEST(VerifyCommand, ThreadCountIsBounded) {
 }
 
 TEST(VerifyCommand, SetWithoutConfigGoesThroughTheSchema) {
-  const std::string out = ::testing::TempDir() + "/verify_set.jsonl";
+  const std::string out = scratch() + "/verify_set.jsonl";
   CommandResult r = run_verify("--input " + kInput + " --out " + out + " --set verifiers.verification_reward=1");
   auto rows = read_jsonl(out);
   ASSERT_FALSE(rows.empty()) << r.err;
@@ -113,13 +122,13 @@ TEST(VerifyCommand, SetWithoutConfigGoesThroughTheSchema) {
 }
 
 TEST(VerifyCommand, FailsWhenEveryVerifierCallFailed) {
-  const std::string cfg = ::testing::TempDir() + "/verify_slow.yaml";
+  const std::string cfg = scratch() + "/verify_slow.yaml";
   std::ofstream(cfg) << "verifiers:\n  external:\n    - name: slow\n      command: [\"sleep\", \"60\"]\n"
                         "      timeout_ms: 100\n      num_processes: 2\n";
-  const std::string in = ::testing::TempDir() + "/verify_slow.jsonl";
+  const std::string in = scratch() + "/verify_slow.jsonl";
   std::ofstream(in) << R"({"response":"a","ground_truth":"a","dataset":"slow"})" "\n"
                     << R"({"response":"b","ground_truth":"b","dataset":"slow"})" "\n";
-  const std::string out = ::testing::TempDir() + "/verify_slow_out.jsonl";
+  const std::string out = scratch() + "/verify_slow_out.jsonl";
   CommandResult r = run_verify("--input " + in + " --out " + out + " --config " + cfg);
   EXPECT_EQ(r.status, 1) << r.err;
   EXPECT_NE(r.err.find("no row could be scored: all 2 rows hit a verifier error"), std::string::npos) << r.err;
@@ -130,7 +139,7 @@ TEST(VerifyCommand, FailsWhenEveryVerifierCallFailed) {
 }
 
 TEST(VerifyCommand, OutputEqualToInputIsRefused) {
-  const std::string in = ::testing::TempDir() + "/verify_same.jsonl";
+  const std::string in = scratch() + "/verify_same.jsonl";
   std::ofstream(in) << R"({"response":"#### 1","ground_truth":"1","dataset":"gsm8k"})" "\n";
   CommandResult r = run_verify("--input " + in + " --out " + in);
   EXPECT_EQ(r.status, 1);
