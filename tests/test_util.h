@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include <array>
+#include <cctype>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
@@ -101,6 +102,15 @@ inline std::string shared_fixture_dir(const std::string& name, const std::functi
   if (fd >= 0) ::flock(fd, LOCK_EX);
   if (!std::filesystem::exists(dir + "/.done")) {
     std::error_code ec;
+    // Inputs of earlier builds of this test binary are not used again: remove them.
+    const std::string prefix = name + "-";
+    for (const auto& entry : std::filesystem::directory_iterator(root, ec)) {
+      const std::string other = entry.path().filename().string();
+      if (other.rfind(prefix, 0) == 0 && entry.path().string() != dir && entry.path().string() != dir + ".lock" &&
+          std::isdigit(static_cast<unsigned char>(other[prefix.size()]))) {
+        std::filesystem::remove_all(entry.path(), ec);
+      }
+    }
     std::filesystem::remove_all(dir, ec);
     std::filesystem::create_directories(dir);
     build(dir);

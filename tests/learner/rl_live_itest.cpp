@@ -439,5 +439,34 @@ TEST_F(LiveRl, GarbageOnTheEndpointIsDroppedAndCountedAndTheRunGoesOn) {
   EXPECT_NE(slurp(dir_.path() + "/learner.log").find("dropped a malformed message"), std::string::npos);
 }
 
+// The point of the whole system: the reward the verifiers give rises as the learner trains on
+// the actors' rollouts. The task is one a randomly initialized model can learn within a few
+// dozen steps: IFEval's letter_frequency ("at least 2 letters 'e'"), which the untrained model
+// meets in about 15% of samples by chance. Two actors, one step of staleness, as in a real run.
+TEST_F(LiveRl, TheMeanRewardRisesAsTheLearnerTrains) {
+  const std::string gt = R"({"instruction_id":["keywords:letter_frequency"],)"
+                         R"("kwargs":[{"letter":"e","let_frequency":2,"let_relation":"at least"}]})";
+  std::string rows;
+  for (auto row : jsonl(world_.data_dir + "/rlvr.jsonl")) {
+    row["dataset"] = "ifeval";
+    row["ground_truth"] = gt;
+    rows += row.dump() + "\n";
+  }
+  const std::string data = dir_.write("ifeval.jsonl", rows);
+  const std::string cfg = write_config("");
+  Proc launch(rlvr_ + " launch --config " + cfg + " --set rl.train_file=" + data +
+                  " --set rl.total_steps=30 --set rl.rollout_batch_size=32 --set rl.prompt_epochs=0"
+                  " --set rl.checkpoint_every=0 --set rl.entropy_coef=0 --set optim.learning_rate=0.01",
+              dir_.path() + "/launch.log");
+  ASSERT_EQ(launch.wait(std::chrono::seconds(180)), 0) << slurp(dir_.path() + "/launch.log");
+  std::vector<double> reward;
+  for (const auto& row : jsonl(run_dir() + "/metrics.jsonl")) reward.push_back(row.at("reward/mean").get<double>());
+  ASSERT_EQ(reward.size(), 30u);
+  const double first = (reward[0] + reward[1] + reward[2] + reward[3] + reward[4]) / 5;
+  const double last = (reward[25] + reward[26] + reward[27] + reward[28] + reward[29]) / 5;
+  EXPECT_LT(first, 4.0) << "the untrained model rarely meets the constraint";
+  EXPECT_GT(last, first + 4.0) << "first five steps " << first << ", last five " << last;
+}
+
 }  // namespace
 }  // namespace rlvr::learner
