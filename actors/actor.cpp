@@ -231,11 +231,19 @@ class Network {
       fetch_.last_progress = now;
       request_chunks();
     }
-    if (now - last_sent_ >= std::chrono::milliseconds(config_.learner.heartbeat_ms)) {
+    // A heartbeat every heartbeat_ms even while other messages flow: it carries the time spent
+    // generating and waiting since the last one, which the learner sums into
+    // actors/generating_fraction.
+    if (now - last_heartbeat_ >= std::chrono::milliseconds(config_.learner.heartbeat_ms)) {
       proto::Heartbeat hb;
       hb.time_ms = now_ms();
-      const double total = gen + wait;
-      if (total > 0) hb.stats["generating_fraction"] = gen / total;
+      hb.stats["generating_s"] = gen - reported_gen_;
+      hb.stats["waiting_s"] = wait - reported_wait_;
+      reported_gen_ = gen;
+      reported_wait_ = wait;
+      last_heartbeat_ = now;
+      // How long the last weights version took to arrive, announcement to checksum.
+      if (last_fetch_s_ > 0) hb.stats["weights_fetch_s"] = last_fetch_s_;
       send(hb);
     }
   }
@@ -411,8 +419,9 @@ class Network {
         announce(a);
         return;
       }
-      RLVR_LOG_DEBUG("actor {}: weights version {} received ({} bytes in {:.2f}s)", actor_id_, fetch_.announce.version,
-                     fetch_.data->size(), seconds_since(fetch_started_));
+      last_fetch_s_ = seconds_since(fetch_started_);
+      RLVR_LOG_DEBUG("actor {}: weights version {} received ({} bytes in {:.3f}s)", actor_id_, fetch_.announce.version,
+                     fetch_.data->size(), last_fetch_s_);
       std::lock_guard<std::mutex> lock(shared_.mu);
       shared_.pending = Weights{fetch_.announce.version, fetch_.data};
       shared_.cv.notify_all();
@@ -436,6 +445,9 @@ class Network {
   std::optional<proto::Socket> socket_;
   bool connected_ = false, request_outstanding_ = false;
   Clock::time_point connect_started_, last_hello_, last_heard_, last_sent_, last_request_, fetch_started_;
+  double last_fetch_s_ = 0;  // seconds the last completed weights fetch took
+  Clock::time_point last_heartbeat_;
+  double reported_gen_ = 0, reported_wait_ = 0;  // generating/waiting seconds already reported
   Fetch fetch_;
   int64_t malformed_ = 0;
 };

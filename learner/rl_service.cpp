@@ -111,9 +111,10 @@ struct Counters {
   int64_t generated_tokens = 0;   // completion tokens received
   int64_t received_groups = 0;
   std::map<int64_t, int64_t> staleness_hist;  // staleness at training -> samples
-  double actor_generating = 0;    // sum over heartbeats of the actors' generating fraction
-  int64_t actor_reports = 0;
+  double actor_generating_s = 0;  // sum over actors' heartbeats of the seconds spent generating
+  double actor_waiting_s = 0;     // ... and waiting for work or weights
   std::map<int64_t, std::pair<int64_t, double>> per_actor;  // actor id -> (generated tokens, generate seconds)
+  std::map<int64_t, double> weights_fetch_s;  // actor id -> seconds its last weights fetch took
 };
 
 struct Shared {
@@ -398,12 +399,15 @@ class Network {
     switch (m.type()) {
       case proto::MessageType::kHeartbeat: {
         const auto& hb = std::get<proto::Heartbeat>(m.payload);
-        auto g = hb.stats.find("generating_fraction");
-        if (g != hb.stats.end()) {
-          std::lock_guard<std::mutex> lock(shared_.mu);
-          shared_.counters.actor_generating += g->second;
-          ++shared_.counters.actor_reports;
+        std::lock_guard<std::mutex> lock(shared_.mu);
+        // Seconds the actor spent generating and waiting since its last heartbeat.
+        auto g = hb.stats.find("generating_s"), w = hb.stats.find("waiting_s");
+        if (g != hb.stats.end() && w != hb.stats.end() && g->second >= 0 && w->second >= 0) {
+          shared_.counters.actor_generating_s += g->second;
+          shared_.counters.actor_waiting_s += w->second;
         }
+        auto f = hb.stats.find("weights_fetch_s");
+        if (f != hb.stats.end() && f->second >= 0) shared_.counters.weights_fetch_s[a.actor_id] = f->second;
         break;
       }
       case proto::MessageType::kWorkRequest:
@@ -813,7 +817,8 @@ ServiceResult run_service(const core::Config& config) {
       window_start = Clock::now();
       mt["learner/busy_fraction"] = busy_s / std::max(1e-9, busy_s + wait_s);
       mt["learner/wait_fraction"] = wait_s / std::max(1e-9, busy_s + wait_s);
-      mt["actors/generating_fraction"] = c.actor_reports > 0 ? c.actor_generating / c.actor_reports : 0.0;
+      const double actor_s = c.actor_generating_s + c.actor_waiting_s;
+      if (actor_s > 0) mt["actors/generating_fraction"] = c.actor_generating_s / actor_s;
       const auto& sc = shared.sched.counters();
       mt["units/trained"] = static_cast<double>(sc.trained);
       mt["units/dropped_stale"] = static_cast<double>(sc.dropped_stale);
@@ -826,6 +831,10 @@ ServiceResult run_service(const core::Config& config) {
       for (const auto& [st, count] : c.staleness_hist) mt[fmt::format("staleness/hist_{}", st)] = static_cast<double>(count);
       // Each actor's generation speed: its tokens over the time its generate() calls took (each unit
       // reports its share of the call).
+      // Weight distribution: the slowest actor's last fetch (announcement to verified checksum).
+      double fetch_max = 0;
+      for (const auto& [id, s] : c.weights_fetch_s) fetch_max = std::max(fetch_max, s);
+      if (!c.weights_fetch_s.empty()) mt["weights/fetch_s_max"] = fetch_max;
       for (const auto& [id, tg] : c.per_actor) {
         if (tg.second > 0) mt[fmt::format("actor/{}/tokens_per_s", id)] = static_cast<double>(tg.first) / tg.second;
       }

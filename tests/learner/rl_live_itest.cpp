@@ -200,6 +200,17 @@ TEST_F(LiveRl, LaunchTrainsWithTwoActorsAndTheAccountingBalances) {
   EXPECT_NE(log.find("[actor-0]"), std::string::npos);
   EXPECT_NE(log.find("[actor-1]"), std::string::npos);
   EXPECT_NE(log.find("step 5/5"), std::string::npos) << log;
+  // The actors' heartbeats (every 200 ms here) carry their generating/waiting time and their
+  // weights fetch time into the learner's metrics.
+  const auto rows = jsonl(run_dir() + "/metrics.jsonl");
+  ASSERT_EQ(rows.size(), 5u);
+  const auto& last = rows.back();
+  ASSERT_TRUE(last.contains("actors/generating_fraction")) << last.dump();
+  EXPECT_GT(last["actors/generating_fraction"].get<double>(), 0.0);
+  EXPECT_LE(last["actors/generating_fraction"].get<double>(), 1.0);
+  ASSERT_TRUE(last.contains("weights/fetch_s_max")) << last.dump();
+  EXPECT_GT(last["weights/fetch_s_max"].get<double>(), 0.0);
+  EXPECT_GT(last["learner/busy_fraction"].get<double>(), 0.0);
 }
 
 TEST_F(LiveRl, SynchronousModeTrainsOnlyOnTheCurrentVersion) {
