@@ -2,6 +2,9 @@
 // SchemaVisitor walk of core/config/config.h.
 #include "core/config/loader.h"
 
+#include <cstring>
+#include <map>
+
 #include <algorithm>
 #include <charconv>
 #include <cmath>
@@ -11,6 +14,7 @@
 
 #include <yaml-cpp/yaml.h>
 
+#include "core/config/pipeline.h"
 #include "core/error.h"
 #include "core/fs.h"
 
@@ -285,9 +289,17 @@ YAML::Node parse_yaml(const std::string& text, const std::string& name) {
 
 // Loads `text` (named `name`) and, first, its `base:` chain. Each file is validated on its
 // own so errors carry that file's name and positions. Returns the merged tree.
+YAML::Node load_chain_node(const YAML::Node& node, const std::string& name, const std::string& dir,
+                           std::vector<std::string>& stack);
+
 YAML::Node load_chain(const std::string& text, const std::string& name, const std::string& dir,
                       std::vector<std::string>& stack) {
-  YAML::Node node = parse_yaml(text, name);
+  return load_chain_node(parse_yaml(text, name), name, dir, stack);
+}
+
+// The same for a node already parsed (positions refer to the file `name`).
+YAML::Node load_chain_node(const YAML::Node& node, const std::string& name, const std::string& dir,
+                           std::vector<std::string>& stack) {
   Config scratch;
   read_into(scratch, node, Source{name});
   YAML::Node merged;
@@ -320,9 +332,19 @@ YAML::Node load_chain(const std::string& text, const std::string& name, const st
   return merged.IsDefined() && !merged.IsNull() ? merge(merged, own) : own;
 }
 
+YAML::Node spec_node(const std::string& spec, const Source& src);
+
 // "a.b.c=value" -> {a: {b: {c: value}}}, validated on its own.
 YAML::Node override_node(const std::string& spec) {
   Source src{"--set " + spec, /*has_positions=*/false};
+  YAML::Node root = spec_node(spec, src);
+  Config scratch;
+  read_into(scratch, root, src);
+  return root;
+}
+
+// "a.b.c=value" -> {a: {b: {c: value}}}, not validated; errors name `src`.
+YAML::Node spec_node(const std::string& spec, const Source& src) {
   auto eq = spec.find('=');
   if (eq == std::string::npos || eq == 0) {
     throw Error(fmt::format("{}: expected KEY=VALUE with a dotted key, e.g. run.seed=3", src.name));
@@ -350,8 +372,6 @@ YAML::Node override_node(const std::string& spec) {
     m[*it] = root;
     root = m;
   }
-  Config scratch;
-  read_into(scratch, root, src);
   return root;
 }
 
@@ -539,6 +559,248 @@ std::vector<std::string> config_keys() {
   DocWriter w("", sink, &keys);
   defaults.visit(w);
   return keys;
+}
+
+// --- Pipeline files (core/config/pipeline.h) ---
+
+namespace {
+
+const char* const kRunVariable = "${run}";
+
+// Replaces `${run}` in every scalar under `node` (in place).
+void substitute_run(YAML::Node node, const std::string& run) {
+  if (node.IsScalar()) {
+    std::string s = node.Scalar();
+    bool changed = false;
+    for (size_t at = s.find(kRunVariable); at != std::string::npos; at = s.find(kRunVariable, at + run.size())) {
+      s.replace(at, std::strlen(kRunVariable), run);
+      changed = true;
+    }
+    if (changed) node = s;
+  } else if (node.IsMap()) {
+    for (auto it = node.begin(); it != node.end(); ++it) substitute_run(it->second, run);
+  } else if (node.IsSequence()) {
+    for (size_t i = 0; i < node.size(); ++i) substitute_run(node[i], run);
+  }
+}
+
+std::string substitute_run(std::string s, const std::string& run) {
+  for (size_t at = s.find(kRunVariable); at != std::string::npos; at = s.find(kRunVariable, at + run.size())) {
+    s.replace(at, std::strlen(kRunVariable), run);
+  }
+  return s;
+}
+
+// The value of key `name` in mapping `node` (undefined when absent), without inserting it.
+YAML::Node map_get(const YAML::Node& node, const std::string& name) {
+  if (!node.IsMap()) return YAML::Node(YAML::NodeType::Undefined);
+  for (auto it = node.begin(); it != node.end(); ++it) {
+    if (it->first.IsScalar() && it->first.Scalar() == name) return it->second;
+  }
+  return YAML::Node(YAML::NodeType::Undefined);
+}
+
+// Reads mapping `node` strictly into a schema struct (`path` prefixes messages).
+template <class T>
+void read_struct(T& value, const YAML::Node& node, const std::string& path, const Source& src) {
+  if (!node.IsDefined() || node.IsNull()) return;
+  if (!node.IsMap()) {
+    throw Error(fmt::format("{}: {}: expected a mapping of keys, got {}", where(src, node), path, node_kind(node)));
+  }
+  Reader r(node, path, src);
+  value.visit(r);
+  r.finish();
+}
+
+std::string resolve_relative(const std::string& file, const std::string& dir) {
+  if (file.empty() || std::filesystem::path(file).is_absolute()) return file;
+  return (std::filesystem::path(dir.empty() ? "." : dir) / file).lexically_normal().string();
+}
+
+}  // namespace
+
+const std::vector<std::string>& pipeline_stage_kinds() {
+  static const std::vector<std::string> kinds{"sft", "dpo", "rlvr"};
+  return kinds;
+}
+
+bool is_pipeline_file(const std::string& path) {
+  YAML::Node root = parse_yaml(read_file(path), path);
+  return root.IsMap() && map_get(root, "stages").IsDefined();
+}
+
+PipelineConfig load_pipeline(const std::string& path, const std::vector<std::string>& overrides) {
+  namespace fs = std::filesystem;
+  const Source src{path};
+  YAML::Node root = parse_yaml(read_file(path), path);
+  if (!root.IsMap()) {
+    throw Error(fmt::format("{}: expected a mapping with 'pipeline' and 'stages' at the top level, got {}",
+                            where(src, root), node_kind(root)));
+  }
+  for (auto it = root.begin(); it != root.end(); ++it) {
+    const std::string key = it->first.IsScalar() ? it->first.Scalar() : std::string("<non-scalar key>");
+    if (key == "pipeline" || key == "stages") continue;
+    std::string msg = fmt::format("{}: unknown top-level key '{}' in a pipeline file", where(src, it->first), key);
+    if (auto best = closest_match(key, {"pipeline", "stages"})) msg += fmt::format("; did you mean '{}'?", *best);
+    else msg += "; expected 'pipeline' and 'stages' (a stage's keys go under its stage)";
+    throw Error(msg);
+  }
+  const std::string dir = fs::path(path).parent_path().string();
+  const auto& kinds = pipeline_stage_kinds();
+
+  // --set: pipeline.KEY=V for the pipeline section, <stage>.KEY=V for a stage.
+  std::vector<std::string> pipeline_sets;
+  std::map<std::string, std::vector<std::string>> stage_sets;
+  for (const auto& spec : overrides) {
+    const auto dot = spec.find('.');
+    const auto eq = spec.find('=');
+    const std::string head = dot == std::string::npos || (eq != std::string::npos && eq < dot) ? "" : spec.substr(0, dot);
+    if (head == "pipeline") {
+      pipeline_sets.push_back(spec.substr(dot + 1));
+    } else if (std::find(kinds.begin(), kinds.end(), head) != kinds.end()) {
+      stage_sets[head].push_back(spec.substr(dot + 1));
+    } else {
+      throw Error(fmt::format("--set {}: a pipeline override starts with 'pipeline.' or a stage name ({}), e.g. "
+                              "pipeline.seed=2 or sft.optim.learning_rate=1e-3",
+                              spec, fmt::join(kinds, ", ")));
+    }
+  }
+
+  PipelineConfig out;
+  out.path = path;
+  read_struct(out.pipeline, map_get(root, "pipeline"), "pipeline", src);
+  for (const auto& spec : pipeline_sets) {
+    const Source set_src{"--set pipeline." + spec, /*has_positions=*/false};
+    read_struct(out.pipeline, spec_node(spec, set_src), "pipeline", set_src);
+  }
+  PipelineSettings& ps = out.pipeline;
+  if (ps.output_dir.empty()) throw Error(fmt::format("{}: pipeline.output_dir: expected a directory, got ''", path));
+  const std::string run = ps.output_dir;
+  ps.model = substitute_run(ps.model, run);
+  for (auto& d : ps.eval.data) d = substitute_run(d, run);
+  ps.init.model_config = resolve_relative(substitute_run(ps.init.model_config, run), dir);
+  if (ps.init.model_config.empty() && ps.model.empty()) {
+    throw Error(fmt::format("{}: pipeline: set 'model' (a starting checkpoint) or 'init.model_config' (a model to "
+                            "initialize from scratch)",
+                            path));
+  }
+  if (!ps.init.model_config.empty() && !ps.model.empty()) {
+    throw Error(fmt::format("{}: pipeline: 'model' and 'init.model_config' are both set; the first stage starts from "
+                            "one of them",
+                            path));
+  }
+  if (ps.eval.data.empty()) {
+    throw Error(fmt::format("{}: pipeline.eval.data: expected at least one held-out JSONL file", path));
+  }
+
+  YAML::Node stages = map_get(root, "stages");
+  if (!stages.IsSequence() || stages.size() == 0) {
+    throw Error(fmt::format("{}: stages: expected a non-empty list like `- sft: FILE`, got {}", where(src, stages),
+                            node_kind(stages)));
+  }
+  for (size_t i = 0; i < stages.size(); ++i) {
+    YAML::Node item = stages[i];
+    const std::string item_path = fmt::format("stages[{}]", i);
+    if (!item.IsMap()) {
+      throw Error(fmt::format("{}: {}: expected a mapping like `sft: FILE` or `rlvr: {{...}}`, got {}",
+                              where(src, item), item_path, node_kind(item)));
+    }
+    PipelineStage stage;
+    stage.source = where(src, item);
+    YAML::Node body(YAML::NodeType::Undefined), pairs(YAML::NodeType::Undefined);
+    for (auto it = item.begin(); it != item.end(); ++it) {
+      const std::string key = it->first.IsScalar() ? it->first.Scalar() : std::string("<non-scalar key>");
+      if (std::find(kinds.begin(), kinds.end(), key) != kinds.end()) {
+        if (!stage.kind.empty()) {
+          throw Error(fmt::format("{}: {}: two stages ('{}' and '{}') in one list item; give each its own `- `",
+                                  where(src, it->first), item_path, stage.kind, key));
+        }
+        stage.kind = key;
+        body = it->second;
+      } else if (key == "pairs") {
+        pairs = it->second;
+      } else {
+        std::vector<std::string> known = kinds;
+        known.push_back("pairs");
+        std::string msg = fmt::format("{}: {}: unknown key '{}'", where(src, it->first), item_path, key);
+        if (auto best = closest_match(key, known)) msg += fmt::format("; did you mean '{}'?", *best);
+        else msg += fmt::format("; expected a stage ({}) and, for dpo, 'pairs'", fmt::join(kinds, ", "));
+        throw Error(msg);
+      }
+    }
+    if (stage.kind.empty()) {
+      throw Error(fmt::format("{}: {}: no stage; expected one of {} as the key", where(src, item), item_path,
+                              fmt::join(kinds, ", ")));
+    }
+    for (const auto& earlier : out.stages) {
+      if (earlier.kind == stage.kind) {
+        throw Error(fmt::format("{}: {}: stage '{}' appears twice (first at {}); each stage runs once and owns "
+                                "<output_dir>/{}",
+                                where(src, item), item_path, stage.kind, earlier.source, stage.kind));
+      }
+    }
+    if (pairs.IsDefined()) {
+      if (stage.kind != "dpo") {
+        throw Error(fmt::format("{}: {}.pairs: only a dpo stage builds preference pairs", where(src, pairs),
+                                item_path));
+      }
+      read_struct(stage.pairs, pairs, item_path + ".pairs", src);
+      stage.pairs.prompts = substitute_run(stage.pairs.prompts, run);
+      if (stage.pairs.prompts.empty()) {
+        throw Error(fmt::format("{}: {}.pairs.prompts: expected the RLVR prompt file to sample pairs for",
+                                where(src, pairs), item_path));
+      }
+    }
+    // The stage's config: a file (relative to the pipeline file), an inline mapping, or nothing.
+    std::string name = path;
+    YAML::Node merged;
+    if (body.IsScalar() && !body.Scalar().empty()) {
+      const std::string file = resolve_relative(body.Scalar(), dir);
+      std::string text;
+      try {
+        text = read_file(file);
+      } catch (const Error& e) {
+        throw Error(fmt::format("{}: {}.{}: {}", where(src, body), item_path, stage.kind, e.what()));
+      }
+      std::vector<std::string> stack{fs::weakly_canonical(file).string()};
+      merged = load_chain(text, file, fs::path(file).parent_path().string(), stack);
+      name = file;
+    } else if (body.IsMap()) {
+      std::vector<std::string> stack{fs::weakly_canonical(path).string()};
+      merged = load_chain_node(body, path, dir, stack);
+    } else if (!body.IsNull()) {
+      throw Error(fmt::format("{}: {}.{}: expected a stage config file name or a mapping of config keys, got {}",
+                              where(src, body), item_path, stage.kind, node_kind(body)));
+    }
+    if (stage.kind != "rlvr") {
+      // Merged trees are copies without positions: point at the stage's own text when it is there.
+      YAML::Node mode = map_get(map_get(merged, "train"), "mode");
+      if (mode.IsDefined() && mode.IsScalar() && mode.Scalar() != stage.kind) {
+        YAML::Node own = map_get(map_get(body.IsMap() ? body : parse_yaml(read_file(name), name), "train"), "mode");
+        throw Error(fmt::format("{}: train.mode: '{}' in the {} stage; leave it out (the stage sets it)",
+                                where(Source{name}, own.IsDefined() ? own : mode), mode.Scalar(), stage.kind));
+      }
+    }
+    for (const auto& spec : stage_sets[stage.kind]) {
+      const Source set_src{"--set " + stage.kind + "." + spec, /*has_positions=*/false};
+      YAML::Node over = spec_node(spec, set_src);
+      Config scratch;
+      read_into(scratch, over, set_src);
+      merged = merge(merged, over);
+    }
+    if (stage.kind != "rlvr") merged = merge(merged, spec_node("train.mode=" + stage.kind, Source{"pipeline", false}));
+    substitute_run(merged, run);
+    read_into(stage.config, merged, Source{name});
+    out.stages.push_back(std::move(stage));
+  }
+  for (const auto& [kind, sets] : stage_sets) {
+    bool present = false;
+    for (const auto& st : out.stages) present = present || st.kind == kind;
+    if (!present && !sets.empty()) {
+      throw Error(fmt::format("--set {}.{}: the pipeline has no '{}' stage", kind, sets.front(), kind));
+    }
+  }
+  return out;
 }
 
 std::optional<std::string> closest_match(const std::string& word,

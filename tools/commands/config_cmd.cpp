@@ -2,8 +2,11 @@
 #include <iostream>
 
 #include <CLI/CLI.hpp>
+#include <fmt/format.h>
+#include <fmt/ranges.h>
 
 #include "core/config/loader.h"
+#include "core/config/pipeline.h"
 #include "tools/cli.h"
 
 namespace rlvr::tools {
@@ -19,10 +22,21 @@ void setup(CLI::App& app) {
   cmd->require_subcommand(1);
   auto params = std::make_shared<ConfigParams>();
 
-  auto* check = cmd->add_subcommand("check", "Validate a config file; exit 0 when valid, 1 otherwise");
-  check->add_option("file", params->file, "Config YAML file")->required();
-  check->add_option("--set", params->overrides, "Override a key: a.b.c=value (repeatable)");
+  auto* check = cmd->add_subcommand(
+      "check", "Validate a config file or a pipeline file (with each of its stages); exit 0 when valid, 1 otherwise");
+  check->add_option("file", params->file, "Config YAML file or pipeline YAML file")->required();
+  check->add_option("--set", params->overrides,
+                    "Override a key: a.b.c=value; in a pipeline file pipeline.KEY=VALUE or STAGE.KEY=VALUE "
+                    "(repeatable)");
   check->callback([params] {
+    if (core::is_pipeline_file(params->file)) {
+      core::PipelineConfig p = core::load_pipeline(params->file, params->overrides);
+      std::vector<std::string> kinds;
+      for (const auto& s : p.stages) kinds.push_back(s.kind);
+      std::cout << params->file << ": ok (pipeline '" << p.pipeline.name << "': " << fmt::format("{}", fmt::join(kinds, ", "))
+                << ")\n";
+      return;
+    }
     core::load_config(params->file, params->overrides);
     std::cout << params->file << ": ok\n";
   });

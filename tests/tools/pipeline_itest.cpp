@@ -1,0 +1,154 @@
+// `rlvr pipeline` end to end on a tiny world built by the pipeline's init step: three short stages
+// (sft, dpo, rlvr with one actor) with evaluations between them, then a rerun (nothing is redone),
+// `--from dpo` (dpo and rlvr again, their old directories kept), and a changed finished stage
+// (refused with the changed key). Real child processes throughout.
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include <fmt/format.h>
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+
+#include "tests/test_util.h"
+
+namespace {
+
+namespace fs = std::filesystem;
+using ::testing::HasSubstr;
+using rlvr::testing::run_command;
+using rlvr::testing::TempDir;
+
+std::string slurp(const std::string& path) {
+  std::ifstream in(path);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+const char* kModel = R"({"model_type": "llama", "hidden_size": 32, "intermediate_size": 64,
+  "num_hidden_layers": 2, "num_attention_heads": 4, "num_key_value_heads": 2, "vocab_size": 300,
+  "rms_norm_eps": 1e-6, "rope_theta": 10000.0, "tie_word_embeddings": true,
+  "max_position_embeddings": 256, "bos_token_id": 0, "eos_token_id": 0})";
+
+// Stage lengths are a few steps: the test checks the orchestration, not learning.
+std::string pipeline_yaml(const std::string& run) {
+  return fmt::format(R"(pipeline:
+  name: t
+  output_dir: {}
+  seed: 3
+  init:
+    model_config: model.json
+    train_rows: 200
+    eval_rows: 8
+    max_operand: 5
+    vocab_size: 300
+  eval:
+    data: ["${{run}}/prepare/data/eval.jsonl"]
+    max_new_tokens: 12
+    batch_size: 8
+stages:
+  - sft:
+      run: {{threads: 1}}
+      train: {{train_file: "${{run}}/prepare/data/sft.jsonl", max_steps: 3, batch_size: 4, max_seq_len: 96}}
+      optim: {{learning_rate: 1.0e-3}}
+  - dpo:
+      run: {{threads: 1}}
+      train: {{train_file: "${{run}}/prepare/data/dpo.jsonl", max_steps: 2, batch_size: 2, max_seq_len: 96}}
+  - rlvr:
+      run: {{threads: 1}}
+      generation: {{max_new_tokens: 8, num_samples_per_prompt: 4, batch_size: 8}}
+      rl: {{train_file: "${{run}}/prepare/data/rlvr.jsonl", rollout_batch_size: 8, total_steps: 2}}
+      learner: {{endpoint: "ipc://${{run}}/learner.sock", heartbeat_ms: 200}}
+      actors: {{count: 1, threads: 1}}
+)",
+                     run);
+}
+
+TEST(Pipeline, RunsEveryStageWithEvaluationsThenResumesReplaysFromAStageAndRefusesChangedStages) {
+  TempDir dir;
+  dir.write("model.json", kModel);
+  const std::string file = dir.write("pipeline.yaml", pipeline_yaml(dir.path() + "/run"));
+  const std::string run = dir.path() + "/run";
+  const std::string rlvr = RLVR_BINARY;
+
+  auto first = run_command(rlvr + " pipeline " + file);
+  ASSERT_EQ(first.exit_code, 0) << first.output;
+  EXPECT_THAT(first.output, HasSubstr("stage 1/3: sft"));
+  EXPECT_THAT(first.output, HasSubstr("stage 3/3: rlvr"));
+  for (const char* stage : {"sft", "dpo", "rlvr"}) {
+    EXPECT_TRUE(fs::exists(run + "/" + stage + "/final/config.json")) << stage;
+    EXPECT_TRUE(fs::exists(run + "/" + stage + "/metrics.jsonl")) << stage;
+    EXPECT_TRUE(fs::exists(run + "/eval/" + stage + ".summary.json")) << stage;
+  }
+  EXPECT_TRUE(fs::exists(run + "/eval/init.summary.json"));
+  // Each stage started from the previous one's final checkpoint.
+  EXPECT_THAT(slurp(run + "/dpo.yaml"), HasSubstr(run + "/sft/final"));
+  EXPECT_THAT(slurp(run + "/rlvr.yaml"), HasSubstr(run + "/dpo/final"));
+  const auto results = nlohmann::json::parse(slurp(run + "/results.json"));
+  ASSERT_EQ(results["rows"].size(), 4u);
+  std::vector<std::string> points;
+  for (const auto& row : results["rows"]) {
+    points.push_back(row["point"]);
+    EXPECT_TRUE(row["overall"].contains("accuracy"));
+    EXPECT_TRUE(row["datasets"].contains("gsm8k"));
+  }
+  EXPECT_EQ(points, (std::vector<std::string>{"init", "sft", "dpo", "rlvr"}));
+  EXPECT_GT(results["rows"][1]["wall_s"].get<double>(), 0.0);
+  const std::string md = slurp(run + "/results.md");
+  EXPECT_THAT(md, HasSubstr("| stage | gsm8k | all | pass@1 | mean length | no-EOS | wall s |"));
+  EXPECT_THAT(md, HasSubstr("| rlvr |"));
+  EXPECT_THAT(first.output, HasSubstr("| dpo |")) << "the table is printed at the end";
+
+  // The same command again: nothing is redone.
+  const std::string sft_metrics = slurp(run + "/sft/metrics.jsonl");
+  const std::string rlvr_metrics = slurp(run + "/rlvr/metrics.jsonl");
+  auto again = run_command(rlvr + " pipeline " + file);
+  ASSERT_EQ(again.exit_code, 0) << again.output;
+  EXPECT_THAT(again.output, HasSubstr("stage 1/3: sft: done"));
+  EXPECT_THAT(again.output, HasSubstr("stage 3/3: rlvr: done"));
+  EXPECT_EQ(slurp(run + "/rlvr/metrics.jsonl"), rlvr_metrics);
+
+  // --from dpo: dpo and rlvr run again from sft's checkpoint; their old directories are kept.
+  auto from = run_command(rlvr + " pipeline " + file + " --from dpo");
+  ASSERT_EQ(from.exit_code, 0) << from.output;
+  EXPECT_THAT(from.output, HasSubstr("stage 1/3: sft: done"));
+  EXPECT_TRUE(fs::exists(run + "/dpo.replaced-1/final/config.json"));
+  EXPECT_TRUE(fs::exists(run + "/rlvr.replaced-1/final/config.json"));
+  EXPECT_TRUE(fs::exists(run + "/dpo/final/config.json"));
+  EXPECT_TRUE(fs::exists(run + "/rlvr/final/config.json"));
+  EXPECT_EQ(slurp(run + "/sft/metrics.jsonl"), sft_metrics) << "sft was not rerun";
+
+  // A finished stage whose settings changed is refused, naming the key and the way out.
+  auto changed = run_command(rlvr + " pipeline " + file + " --set sft.optim.learning_rate=0.5");
+  EXPECT_EQ(changed.exit_code, 1) << changed.output;
+  EXPECT_THAT(changed.output, HasSubstr("stage 'sft'"));
+  EXPECT_THAT(changed.output, HasSubstr("optim.learning_rate: 0.001 -> 0.5"));
+  EXPECT_THAT(changed.output, HasSubstr("--from sft"));
+
+  // --from a stage the pipeline does not have.
+  auto bad_from = run_command(rlvr + " pipeline " + file + " --from ppo");
+  EXPECT_EQ(bad_from.exit_code, 1);
+  EXPECT_THAT(bad_from.output, HasSubstr("--from ppo: the pipeline has no such stage; its stages: sft, dpo, rlvr"));
+}
+
+TEST(Pipeline, ConfigCheckValidatesEachStageWithFileAndLine) {
+  TempDir dir;
+  dir.write("model.json", kModel);
+  std::string text = pipeline_yaml(dir.path() + "/run");
+  const std::string good = dir.write("good.yaml", text);
+  auto ok = run_command(std::string(RLVR_BINARY) + " config check " + good);
+  EXPECT_EQ(ok.exit_code, 0) << ok.output;
+  EXPECT_THAT(ok.output, HasSubstr("ok (pipeline 't': sft, dpo, rlvr)"));
+  text.replace(text.find("max_steps: 2"), 12, "max_step: 2");
+  const std::string bad = dir.write("bad.yaml", text);
+  auto r = run_command(std::string(RLVR_BINARY) + " config check " + bad);
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_THAT(r.output, HasSubstr("bad.yaml:22:"));
+  EXPECT_THAT(r.output, HasSubstr("unknown key 'max_step' in 'train'; did you mean 'max_steps'?"));
+  auto shipped = run_command(std::string(RLVR_BINARY) + " config check " + RLVR_SOURCE_DIR + "/configs/tiny.yaml");
+  EXPECT_EQ(shipped.exit_code, 0) << shipped.output;
+}
+
+}  // namespace
