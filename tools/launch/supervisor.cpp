@@ -346,7 +346,7 @@ class Run {
     c.report.pids.push_back(s.pid);
     c.report.last_exit = "running";
     c.pipe = std::make_shared<Pipe>(io_, s.out_fd);
-    RLVR_LOG_DEBUG("launch: started '{}' (pid {})", c.spec.name, s.pid);
+    RLVR_LOG_DEBUG("{}: started '{}' (pid {})", options_.log_name, c.spec.name, s.pid);
     read_more(c, c.pipe);
   }
 
@@ -423,14 +423,13 @@ class Run {
     if (phase_ == Phase::kRunning) {
       result_ = 128 + sig;
       outcome_ = fmt::format("interrupted by {}", signal_name(sig));
-      RLVR_LOG_WARN("launch: {} received: stopping every child (send it again to kill them at once)",
-                    signal_name(sig));
+      RLVR_LOG_WARN("{}: {} received: stopping every child (send it again to kill them at once)", options_.log_name, signal_name(sig));
       begin_stop();
     } else if (phase_ == Phase::kStopping) {
-      RLVR_LOG_WARN("launch: {} received while stopping: killing every child now", signal_name(sig));
+      RLVR_LOG_WARN("{}: {} received while stopping: killing every child now", options_.log_name, signal_name(sig));
       escalate();
     } else {
-      RLVR_LOG_WARN("launch: {} received; already killing every child", signal_name(sig));
+      RLVR_LOG_WARN("{}: {} received; already killing every child", options_.log_name, signal_name(sig));
     }
   }
 
@@ -462,7 +461,7 @@ class Run {
   void on_ended(Child& c, int status) {
     const std::string& how = c.report.last_exit;
     if (phase_ != Phase::kRunning) {
-      RLVR_LOG_INFO("launch: '{}' {}", c.spec.name, how);
+      RLVR_LOG_INFO("{}: '{}' {}", options_.log_name, c.spec.name, how);
       return;
     }
     if (c.primary) {
@@ -470,29 +469,32 @@ class Run {
       // otherwise its status was lost to someone else's waitpid (1).
       result_ = status >= 0 ? exit_code(status) : c.report.starts == 0 ? 127 : 1;
       outcome_ = fmt::format("'{}' {}", c.spec.name, how);
-      if (result_ == 0) {
-        RLVR_LOG_INFO("launch: {}; stopping the other children", outcome_);
+      const char* rest = children_.size() > 1 ? "; stopping the other children" : "";
+      if (result_ == 0 && children_.size() > 1) {
+        RLVR_LOG_INFO("{}: {}{}", options_.log_name, outcome_, rest);
+      } else if (result_ == 0) {
+        RLVR_LOG_DEBUG("{}: {}", options_.log_name, outcome_);
       } else {
-        RLVR_LOG_ERROR("launch: {}; stopping the other children", outcome_);
+        RLVR_LOG_ERROR("{}: {}{}", options_.log_name, outcome_, rest);
       }
       begin_stop();
       return;
     }
     if (!c.spec.restart) {
-      RLVR_LOG_WARN("launch: '{}' {}; it is not restarted", c.spec.name, how);
+      RLVR_LOG_WARN("{}: '{}' {}; it is not restarted", options_.log_name, c.spec.name, how);
       return;
     }
     if (c.report.restarts >= c.spec.max_restarts) {
       result_ = 1;
       outcome_ = fmt::format("'{}' {} and has no restart left ({} of {} used); stopping every child",
                              c.spec.name, how, c.report.restarts, c.spec.max_restarts);
-      RLVR_LOG_ERROR("launch: {}", outcome_);
+      RLVR_LOG_ERROR("{}: {}", options_.log_name, outcome_);
       begin_stop();
       return;
     }
     milliseconds delay = restart_delay(c.spec.backoff, c.report.restarts + 1);
     c.report.restart_delays.push_back(delay);
-    RLVR_LOG_WARN("launch: '{}' {}; restart {} of {} in {} ms", c.spec.name, how, c.report.restarts + 1,
+    RLVR_LOG_WARN("{}: '{}' {}; restart {} of {} in {} ms", options_.log_name, c.spec.name, how, c.report.restarts + 1,
                   c.spec.max_restarts, delay.count());
     c.restart_pending = true;
     c.restart_timer->expires_after(delay);
@@ -521,7 +523,7 @@ class Run {
       finish();
       return;
     }
-    RLVR_LOG_INFO("launch: sending SIGTERM to {}; SIGKILL after {} ms", children_count(n), options_.grace.count());
+    RLVR_LOG_INFO("{}: sending SIGTERM to {}; SIGKILL after {} ms", options_.log_name, children_count(n), options_.grace.count());
     for (auto& c : children_) {
       if (c->pid > 0) ::kill(c->pid, SIGTERM);  // not reaped yet, so the pid is still ours
     }
@@ -532,7 +534,7 @@ class Run {
     phase_ = Phase::kKilling;
     for (auto& c : children_) {
       if (c->pid <= 0) continue;
-      RLVR_LOG_WARN("launch: '{}' (pid {}) is still running; sending SIGKILL", c->spec.name, c->pid);
+      RLVR_LOG_WARN("{}: '{}' (pid {}) is still running; sending SIGKILL", options_.log_name, c->spec.name, c->pid);
       ::kill(c->pid, options_.kill_signal);
     }
     arm_grace();
@@ -553,8 +555,7 @@ class Run {
   void abandon() {
     for (auto& c : children_) {
       if (c->pid <= 0) continue;
-      RLVR_LOG_ERROR("launch: '{}' (pid {}) is still running {} ms after SIGKILL; abandoning it",
-                     c->spec.name, c->pid, options_.grace.count());
+      RLVR_LOG_ERROR("{}: '{}' (pid {}) is still running {} ms after SIGKILL; abandoning it", options_.log_name, c->spec.name, c->pid, options_.grace.count());
       c->report.last_exit = "abandoned: still running after SIGKILL";
       c->pid = -1;
       end_output(*c);

@@ -74,6 +74,8 @@ struct SupervisorOptions {
   // The signal sent when `grace` runs out. Default SIGKILL; tests substitute a signal the child
   // survives to exercise the abandon path of rule 6.
   int kill_signal = SIGKILL;
+  // The name the supervisor's own log lines start with ("launch: 'learner' exited ...").
+  std::string log_name = "launch";
 };
 
 // What happened to one child, in the order the children were given.

@@ -157,6 +157,7 @@ class Runner {
   // Runs one child; its output goes to `log` (prefixed lines) or, when empty, to stderr.
   int child(const std::string& name, std::vector<std::string> argv, const std::string& log) {
     SupervisorOptions so;
+    so.log_name = "pipeline";
     int fd = -1;
     if (!log.empty()) {
       fd = ::open(log.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
