@@ -4,6 +4,8 @@
 #   verifiers/ never includes torch, ATen or c10 (and nothing from core/model)
 #   core/      never includes actors/, learner/, sft_dpo/ or tools/; its torch-free half
 #              (everything but core/model) never includes torch
+#   tools/launch, tools/pipeline, tools/report: torch-free (stages run as child processes; the
+#              report reads files), and none of actors/, learner/, sft_dpo/
 # Run: cmake -DSOURCE_DIR=<repo> -P tests/layering_check.cmake (ctest does).
 set(violations "")
 function(check_folder folder pattern why)
@@ -33,6 +35,10 @@ check_folder(learner "sft_dpo/|actors/" "learner never depends on sft_dpo or act
 check_folder(verifiers "torch/|ATen/|c10/|core/model/" "verifiers stay free of LibTorch")
 check_folder(core "actors/|learner/|sft_dpo/|tools/" "core is the bottom layer")
 check_folder(core "torch/|ATen/|c10/" "rlvr_core is torch-free; only core/model links LibTorch" "/core/model/")
+foreach(folder tools/launch tools/pipeline tools/report)
+  check_folder(${folder} "torch/|ATen/|c10/|actors/|learner/|sft_dpo/|core/model/"
+               "process supervision, the pipeline runner and the report stay torch-free")
+endforeach()
 
 if(violations)
   string(REPLACE ";" "\n  " text "${violations}")
