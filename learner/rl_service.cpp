@@ -31,6 +31,7 @@
 #include "core/run_dir.h"
 #include "core/tokenizer/chat_template.h"
 #include "core/tokenizer/tokenizer.h"
+#include "learner/collapse_guard.h"
 #include "learner/precision.h"
 #include "learner/progress.h"
 #include "learner/rl_learner.h"
@@ -752,6 +753,8 @@ ServiceResult run_service(const core::Config& config) {
     last_checkpoint = learner.version();
   };
 
+  CollapseGuard collapse(rl.collapse);
+  std::string collapsed;  // why the run stopped early, when it did
   while (learner.version() < rl.total_steps) {
     // Wait for a step's worth of fresh groups.
     std::vector<BufferedGroup> batch;
@@ -849,6 +852,12 @@ ServiceResult run_service(const core::Config& config) {
                     100 * step.metrics["learner/busy_fraction"]);
     }
     if (rl.checkpoint_every > 0 && v % rl.checkpoint_every == 0) checkpoint();
+    if (auto why = collapse.add(v, step.metrics["reward/mean"], step.metrics["accuracy"],
+                                step.metrics["groups/zero_signal_fraction"])) {
+      collapsed = *why;
+      RLVR_LOG_ERROR("stopping at step {}: {}", v, collapsed);
+      break;
+    }
     if (out_of_prompts) {
       RLVR_LOG_INFO("rl.prompt_epochs ({}) are used up after a last step of {} groups: stopping at step {}",
                     rl.prompt_epochs, batch.size(), v);
@@ -884,7 +893,12 @@ ServiceResult run_service(const core::Config& config) {
     j["messages_malformed"] = shared.counters.malformed;
     j["actors_joined"] = shared.counters.actors_joined;
     j["actors_lost"] = shared.counters.actors_lost;
+    if (!collapsed.empty()) j["stopped"] = collapsed;
     core::write_file_atomic(out_dir + "/summary.json", j.dump(2) + "\n");
+  }
+  if (!collapsed.empty()) {
+    throw Error(fmt::format("run '{}' stopped at step {} (checkpoint and final/ written): {}", config.run.name,
+                            result.steps, collapsed));
   }
   RLVR_LOG_INFO("run '{}' done: {} learner steps; {}; final model in {}", config.run.name, result.steps,
                 result.accounting, result.final_dir);

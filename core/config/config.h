@@ -241,6 +241,26 @@ struct KlConfig {
   }
 };
 
+// Stopping a live RL run whose learning collapsed (rl.collapse), checked after every step over
+// the last `window` steps (learner/collapse_guard.h).
+struct CollapseConfig {
+  int64_t window = 20;
+  double min_mixed_fraction = 0.02;
+  double reward_drop = 0.5;
+
+  void visit(SchemaVisitor& v) {
+    v.field("window", window, "Steps averaged by both checks; 0 disables them.", at_least(0));
+    v.field("min_mixed_fraction", min_mixed_fraction,
+            "Stop when, over the window, fewer groups than this fraction had mixed rewards while accuracy is below "
+            "0.99 (GRPO has no signal left); 0 disables this check.",
+            Range{0, 1});
+    v.field("reward_drop", reward_drop,
+            "Stop when the window's mean reward fell below (1 - reward_drop) x the best window mean so far (a "
+            "positive best); 0 disables this check.",
+            Range{0, 1});
+  }
+};
+
 // A per-data-set reward multiplier (rl.rewards.scales[]).
 struct RewardScaleConfig {
   std::string dataset;
@@ -300,6 +320,7 @@ struct RlConfig {
   double entropy_coef = 0.0;
   KlConfig kl;
   RewardsConfig rewards;
+  CollapseConfig collapse;
   std::string reference_path;
   std::string critic_path;
   double value_coef = 0.5;
@@ -357,6 +378,7 @@ struct RlConfig {
             Range{0, 100});
     v.section("kl", kl, "KL penalty against the frozen reference policy.");
     v.section("rewards", rewards, "Reward shaping.");
+    v.section("collapse", collapse, "Stopping a live run whose learning collapsed (rlvr learner, rlvr launch).");
     v.field("reference_path", reference_path, "Frozen reference checkpoint; empty uses model.path.");
     v.field("critic_path", critic_path,
             "gae: critic checkpoint; empty starts from model.path with a fresh (zero) value head.");

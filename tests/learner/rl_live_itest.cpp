@@ -149,7 +149,7 @@ class LiveRl : public ::testing::Test {
         "model:\n  path: {1}\n"
         "generation:\n  temperature: 1.0\n  max_new_tokens: 12\n  num_samples_per_prompt: 4\n  batch_size: 8\n"
         "rl:\n  train_file: {2}/rlvr.jsonl\n  rollout_batch_size: 8\n  total_steps: 5\n  max_staleness: 1\n"
-        "  checkpoint_every: 1\n  entropy_coef: 0.01\n"
+        "  checkpoint_every: 1\n  entropy_coef: 0.01\n  collapse:\n    window: 0\n"
         "optim:\n  learning_rate: 0.003\n  warmup_ratio: 0\n"
         "learner:\n  endpoint: ipc://{0}/learner.sock\n  heartbeat_ms: 200\n  heartbeat_timeout_ms: 3000\n"
         "  wait_log_ms: 2000\n"
@@ -477,6 +477,24 @@ TEST_F(LiveRl, TheMeanRewardRisesAsTheLearnerTrains) {
   const double last = (reward[25] + reward[26] + reward[27] + reward[28] + reward[29]) / 5;
   EXPECT_LT(first, 4.0) << "the untrained model rarely meets the constraint";
   EXPECT_GT(last, first + 4.0) << "first five steps " << first << ", last five " << last;
+}
+
+// A random model never solves the arithmetic prompts: every group is all wrong, GRPO has nothing
+// to learn from, and the learner stops with a message that says so instead of running on.
+TEST_F(LiveRl, ARunWithoutLearningSignalStopsWithAClearMessage) {
+  const std::string cfg = write_config("");
+  Proc launch(rlvr_ + " launch --config " + cfg + " --set rl.total_steps=50 --set rl.collapse.window=3",
+              dir_.path() + "/launch.log");
+  EXPECT_EQ(launch.wait(std::chrono::seconds(180)), 1);
+  const std::string log = slurp(dir_.path() + "/launch.log");
+  EXPECT_NE(log.find("stopped at step 3"), std::string::npos) << log;
+  EXPECT_NE(log.find("no learning signal: over steps 1-3 only 0.0% of the groups had mixed rewards"),
+            std::string::npos)
+      << log;
+  auto summary = nlohmann::json::parse(core::read_file(run_dir() + "/summary.json"));
+  EXPECT_EQ(summary["steps"], 3);
+  EXPECT_NE(summary["stopped"].get<std::string>().find("no learning signal"), std::string::npos);
+  EXPECT_TRUE(fs::exists(run_dir() + "/final/config.json"));
 }
 
 }  // namespace
