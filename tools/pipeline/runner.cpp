@@ -64,6 +64,9 @@ class Runner {
       : p_(p), o_(std::move(o)), run_(p.pipeline.output_dir) {}
 
   int run() {
+    // Our lines interleave with the children's (which write to the same terminal or file): flush
+    // each one.
+    std::cout << std::unitbuf;
     fs::create_directories(run_ + "/eval");
     core::write_file_atomic(run_ + "/pipeline.yaml", core::read_file(p_.path));
     load_state();
@@ -130,7 +133,10 @@ class Runner {
     for (size_t i = idx; i < p_.stages.size(); ++i) {
       const auto& kind = p_.stages[i].kind;
       move_aside(run_ + "/" + kind);
-      if (kind == "dpo") move_aside(run_ + "/dpo_pairs.jsonl");
+      if (kind == "dpo") {
+        move_aside(run_ + "/dpo_pairs.jsonl");
+        move_aside(run_ + "/dpo_pairs.jsonl.summary.json");
+      }
       state_["stages"].erase(kind);
       state_["evals"].erase(kind);
     }
