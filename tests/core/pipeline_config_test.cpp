@@ -145,5 +145,25 @@ TEST(PipelineConfigRepo, TheShippedTinyPipelineIsValid) {
   EXPECT_THAT(p.pipeline.init.model_config, HasSubstr("configs/tiny/model.json"));
 }
 
+TEST(PipelineConfigRepo, TheShippedTulu3RecipeIsValidAndKeepsThePublishedSettings) {
+  PipelineConfig p = load_pipeline(std::string(RLVR_SOURCE_DIR) + "/configs/tulu3/pipeline.yaml");
+  ASSERT_EQ(p.stages.size(), 3u);
+  const Config& sft = p.stages[0].config;
+  EXPECT_DOUBLE_EQ(sft.optim.learning_rate, 5e-6);
+  EXPECT_EQ(sft.train.batch_size * sft.train.grad_accum_steps, 128);
+  EXPECT_EQ(sft.train.num_epochs, 2);
+  const Config& dpo = p.stages[1].config;
+  EXPECT_EQ(dpo.dpo.loss, "dpo_norm");
+  EXPECT_DOUBLE_EQ(dpo.dpo.beta, 5.0);
+  EXPECT_DOUBLE_EQ(dpo.optim.learning_rate, 5e-7);
+  const Config& rl = p.stages[2].config;
+  EXPECT_EQ(rl.rl.advantage, "gae");
+  EXPECT_DOUBLE_EQ(rl.rl.kl.coef, 0.05);
+  EXPECT_DOUBLE_EQ(rl.optim.learning_rate, 3e-7);
+  EXPECT_DOUBLE_EQ(rl.rl.rewards.non_stop_penalty, -10.0);
+  EXPECT_DOUBLE_EQ(rl.verifiers.verification_reward, 10.0);
+  EXPECT_EQ(rl.run.device, "cuda");
+}
+
 }  // namespace
 }  // namespace rlvr::core
