@@ -112,12 +112,12 @@ TEST(Report, StageTableFromResultsJson) {
   testing::write_pipeline_run(dir);
   const std::string page = render_report(dir.path());
   EXPECT_TRUE(has(page,
-                  "<tr><th class=\"name\">stage</th><th>accuracy (all)</th><th>accuracy " + kEvilEscaped +
-                      "</th><th>accuracy gsm8k</th><th>pass@1 (all)</th><th>pass@4 (all)</th><th>mean length</th>"
+                  "<tr><th class=\"name\">stage</th><th>accuracy (all)</th><th>accuracy gsm8k</th><th>accuracy " +
+                      kEvilEscaped + "</th><th>pass@1 (all)</th><th>pass@4 (all)</th><th>mean length</th>"
                       "<th>no-EOS fraction</th><th>wall time (s)</th></tr>"))
       << page;
   EXPECT_TRUE(has(page,
-                  "<tr><td class=\"name\">sft</td><td>0.412</td><td>0.462</td><td>0.362</td><td>0.412</td>"
+                  "<tr><td class=\"name\">sft</td><td>0.412</td><td>0.362</td><td>0.462</td><td>0.412</td>"
                   "<td>0.512</td><td>31.2</td><td>0.062</td><td>12.5</td></tr>"));
   EXPECT_TRUE(has(page, "<tr><td class=\"name\">init</td><td>0.000</td>"));
   EXPECT_LT(page.find(">init<"), page.find(">rlvr</td>"));
@@ -132,7 +132,7 @@ TEST(Report, StateAndResultsAsRlvrPipelineWritesThem) {
                 "stages": {"rlvr": {"status": "running", "wall_s": 7.5}, "dpo": {"status": "done", "wall_s": 2},
                            "sft": {"status": "done", "wall_s": 1}}})");
   const std::string results = core::read_file(dir.path() + "/results.json");
-  dir.write("results.json", "{\"datasets\": [\"gsm8k\", \"<b>if&\\\"eval'</b>\"], " + results.substr(1));
+  dir.write("results.json", "{\"datasets\": [\"<b>if&\\\"eval'</b>\", \"gsm8k\"], " + results.substr(1));
   const std::string page = render_report(dir.path());
   EXPECT_FALSE(has(page, "Input problems")) << page;
   const size_t sft = page.find("<h2 id=\"stage-sft\">Stage sft <small>(done, 1.0 s)</small></h2>");
@@ -143,8 +143,9 @@ TEST(Report, StateAndResultsAsRlvrPipelineWritesThem) {
   ASSERT_NE(rlvr, std::string::npos);
   EXPECT_LT(sft, dpo);
   EXPECT_LT(dpo, rlvr);
-  EXPECT_TRUE(has(page, "<th>accuracy (all)</th><th>accuracy gsm8k</th><th>accuracy " + kEvilEscaped + "</th>"));
-  EXPECT_TRUE(has(page, "<tr><td class=\"name\">sft</td><td>0.412</td><td>0.362</td><td>0.462</td>"));
+  // The "datasets" list orders the columns (the rows name gsm8k first).
+  EXPECT_TRUE(has(page, "<th>accuracy (all)</th><th>accuracy " + kEvilEscaped + "</th><th>accuracy gsm8k</th>"));
+  EXPECT_TRUE(has(page, "<tr><td class=\"name\">sft</td><td>0.412</td><td>0.462</td><td>0.362</td>"));
 
   dir.write("state.json", "{\"stages\": 3}");
   EXPECT_TRUE(has(render_report(dir.path()),
@@ -162,6 +163,9 @@ TEST(Report, SummaryFactsIncludeTheRlAccounting) {
   EXPECT_TRUE(has(page, "<tr><td class=\"name\">eval_loss</td><td class=\"name\">&ndash;</td></tr>"));
   EXPECT_TRUE(has(page, "<tr><td class=\"name\">accounting.granted</td><td class=\"name\">96</td></tr>"));
   EXPECT_TRUE(has(page, "<tr><td class=\"name\">accounting.balanced</td><td class=\"name\">true</td></tr>"));
+  // In the file's order, not sorted.
+  EXPECT_LT(page.find(">tiny-sft<"), page.find(">mode<"));
+  EXPECT_LT(page.find(">accounting.trained<"), page.find(">accounting.balanced<"));
 }
 
 TEST(Report, EveryStringFromFilesIsEscapedAndThePageIsSelfContained) {

@@ -25,6 +25,9 @@ namespace fs = std::filesystem;
 namespace rlvr::tools {
 namespace {
 
+// Objects keep their file order (summary.json's fields as the writer put them).
+using Json = nlohmann::ordered_json;
+
 // --- plot catalogue -----------------------------------------------------------------------
 
 // One chart: the metric names it draws (exact `keys` first, then every name starting with one
@@ -109,7 +112,7 @@ std::string fmt_number(double v, int decimals) {
 }
 
 // A JSON value as table-cell text (escaped).
-std::string fmt_json(const nlohmann::json& v) {
+std::string fmt_json(const Json& v) {
   if (v.is_null()) return "&ndash;";
   if (v.is_string()) return html_escape(v.get<std::string>());
   if (v.is_boolean()) return v.get<bool>() ? "true" : "false";
@@ -119,7 +122,7 @@ std::string fmt_json(const nlohmann::json& v) {
 }
 
 // The number at `obj[key]`, or nullopt when absent or not a number.
-std::optional<double> number_at(const nlohmann::json& obj, const std::string& key) {
+std::optional<double> number_at(const Json& obj, const std::string& key) {
   if (!obj.is_object()) return std::nullopt;
   auto it = obj.find(key);
   if (it == obj.end() || !it->is_number()) return std::nullopt;
@@ -131,7 +134,7 @@ std::string cell(const std::optional<double>& v, int decimals) {
 }
 
 // Reads a JSON file; on failure records a problem and returns nullopt.
-std::optional<nlohmann::json> read_json(const std::string& path, std::vector<std::string>& problems) {
+std::optional<Json> read_json(const std::string& path, std::vector<std::string>& problems) {
   std::string text;
   try {
     text = core::read_file(path);
@@ -141,7 +144,7 @@ std::optional<nlohmann::json> read_json(const std::string& path, std::vector<std
     return std::nullopt;
   }
   try {
-    return nlohmann::json::parse(text);
+    return Json::parse(text);
   } catch (const nlohmann::json::parse_error& e) {
     const std::string msg = fmt::format("{}: not valid JSON ({}); left out of the report", path, e.what());
     problems.push_back(msg);
@@ -176,13 +179,14 @@ svg.chart .frame { fill: none; stroke: #888; }
 )";
 
 // The stage table from results.json.
-std::string results_table(const nlohmann::json& results, const std::string& path, std::vector<std::string>& problems) {
+std::string results_table(const Json& results, const std::string& path, std::vector<std::string>& problems) {
   if (!results.is_object() || !results.contains("rows") || !results["rows"].is_array()) {
     add_problem(problems, fmt::format("{}: expected an object with a \"rows\" array; the stage table is left out", path));
     return {};
   }
-  std::vector<const nlohmann::json*> rows;
-  // Dataset columns: results.json's "datasets" order when given, then any other row's names.
+  std::vector<const Json*> rows;
+  // Dataset columns: results.json's "datasets" order when given, then other names as they first
+  // appear in the rows.
   std::vector<std::string> datasets;
   auto add_dataset = [&](const std::string& name) {
     if (std::find(datasets.begin(), datasets.end(), name) == datasets.end()) datasets.push_back(name);
@@ -193,7 +197,7 @@ std::string results_table(const nlohmann::json& results, const std::string& path
     }
   }
   std::vector<std::string> pass_keys;
-  auto add_pass_keys = [&](const nlohmann::json& stats) {
+  auto add_pass_keys = [&](const Json& stats) {
     if (!stats.is_object()) return;
     auto it = stats.find("pass_at_k");
     if (it == stats.end()) return;
@@ -234,10 +238,10 @@ std::string results_table(const nlohmann::json& results, const std::string& path
   for (const auto& ds : datasets) o += fmt::format("<th>accuracy {}</th>", html_escape(ds));
   for (const auto& k : pass_keys) o += fmt::format("<th>{} (all)</th>", html_escape(k));
   o += "<th>mean length</th><th>no-EOS fraction</th><th>wall time (s)</th></tr>\n";
-  for (const nlohmann::json* rp : rows) {
+  for (const Json* rp : rows) {
     const auto& row = *rp;
-    const nlohmann::json overall = row.value("overall", nlohmann::json::object());
-    const nlohmann::json per_ds = row.contains("datasets") ? row["datasets"] : nlohmann::json::object();
+    const Json overall = row.value("overall", Json::object());
+    const Json per_ds = row.contains("datasets") ? row["datasets"] : Json::object();
     const std::string point = row.contains("point") && row["point"].is_string() ? row["point"].get<std::string>() : "?";
     o += fmt::format("<tr><td class=\"name\">{}</td><td>{}</td>", html_escape(point),
                      cell(number_at(overall, "accuracy"), 3));
@@ -267,7 +271,7 @@ std::string results_table(const nlohmann::json& results, const std::string& path
 
 // summary.json as a two-column table: top-level scalars, and one level of nested objects as
 // "parent.key" (the RL learner's accounting).
-std::string summary_table(const nlohmann::json& summary, const std::string& path, std::vector<std::string>& problems) {
+std::string summary_table(const Json& summary, const std::string& path, std::vector<std::string>& problems) {
   if (!summary.is_object()) {
     add_problem(problems, fmt::format("{}: expected a JSON object, got {}; left out", path, summary.type_name()));
     return {};
@@ -383,7 +387,7 @@ struct StageState {
   std::optional<double> wall_s;
 };
 
-StageState stage_state(const std::string& name, const nlohmann::json& s) {
+StageState stage_state(const std::string& name, const Json& s) {
   const auto status = s.is_object() ? s.find("status") : s.end();
   return {name, status != s.end() && status->is_string() ? status->get<std::string>() : std::string(),
           number_at(s, "wall_s")};
@@ -393,10 +397,10 @@ StageState stage_state(const std::string& name, const nlohmann::json& s) {
 // {"stages": [{"name", "status", "wall_s"}, ...]} (in its order), and an object keyed by stage
 // kind {"stages": {"sft": {"status", "wall_s", ...}, ...}} (order sft, dpo, rlvr, then others by
 // name), which is what `rlvr pipeline` writes.
-std::vector<StageState> stages_of_state(const nlohmann::json& state, const std::string& path,
+std::vector<StageState> stages_of_state(const Json& state, const std::string& path,
                                         std::vector<std::string>& problems) {
   std::vector<StageState> stages;
-  const nlohmann::json* list = state.is_object() && state.contains("stages") ? &state["stages"] : nullptr;
+  const Json* list = state.is_object() && state.contains("stages") ? &state["stages"] : nullptr;
   if (list != nullptr && list->is_array()) {
     for (const auto& s : *list) {
       if (!s.is_object() || !s.contains("name") || !s["name"].is_string()) {
