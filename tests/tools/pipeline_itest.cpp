@@ -32,6 +32,20 @@ const char* kModel = R"({"model_type": "llama", "hidden_size": 32, "intermediate
   "rms_norm_eps": 1e-6, "rope_theta": 10000.0, "tie_word_embeddings": true,
   "max_position_embeddings": 256, "bos_token_id": 0, "eos_token_id": 0})";
 
+// Prompts for the dpo stage's on-policy pairs: IFEval "at least one letter 'e'", which a barely
+// trained model meets in some samples (those that end by EOS and hold an 'e') and misses in others.
+std::string pairs_prompts() {
+  std::string rows;
+  for (int i = 0; i < 8; ++i) {
+    nlohmann::json row = {{"messages", {{{"role", "user"}, {"content", fmt::format("Tom has {} apples.", i + 2)}}}},
+                          {"dataset", "ifeval"},
+                          {"ground_truth", R"({"instruction_id":["keywords:letter_frequency"],)"
+                                           R"("kwargs":[{"letter":"e","let_frequency":1,"let_relation":"at least"}]})"}};
+    rows += row.dump() + "\n";
+  }
+  return rows;
+}
+
 // Stage lengths are a few steps: the test checks the orchestration, not learning.
 std::string pipeline_yaml(const std::string& run) {
   return fmt::format(R"(pipeline:
@@ -56,6 +70,7 @@ stages:
   - dpo:
       run: {{threads: 1}}
       train: {{train_file: "${{run}}/prepare/data/dpo.jsonl", max_steps: 2, batch_size: 2, max_seq_len: 96}}
+    pairs: {{prompts: "{}/pairs_prompts.jsonl", n: 8, max_new_tokens: 256}}
   - rlvr:
       run: {{threads: 1}}
       generation: {{max_new_tokens: 8, num_samples_per_prompt: 4, batch_size: 8}}
@@ -63,12 +78,13 @@ stages:
       learner: {{endpoint: "ipc://${{run}}/learner.sock", heartbeat_ms: 200}}
       actors: {{count: 1, threads: 1}}
 )",
-                     run);
+                     run, fs::path(run).parent_path().string());
 }
 
 TEST(Pipeline, RunsEveryStageWithEvaluationsThenResumesReplaysFromAStageAndRefusesChangedStages) {
   TempDir dir;
   dir.write("model.json", kModel);
+  dir.write("pairs_prompts.jsonl", pairs_prompts());
   const std::string file = dir.write("pipeline.yaml", pipeline_yaml(dir.path() + "/run"));
   const std::string run = dir.path() + "/run";
   const std::string rlvr = RLVR_BINARY;
@@ -86,6 +102,11 @@ TEST(Pipeline, RunsEveryStageWithEvaluationsThenResumesReplaysFromAStageAndRefus
   // Each stage started from the previous one's final checkpoint.
   EXPECT_THAT(slurp(run + "/dpo.yaml"), HasSubstr(run + "/sft/final"));
   EXPECT_THAT(slurp(run + "/rlvr.yaml"), HasSubstr(run + "/dpo/final"));
+  // The dpo stage trained on pairs sampled from the sft model.
+  EXPECT_THAT(slurp(run + "/dpo.yaml"), HasSubstr(run + "/dpo_pairs.jsonl"));
+  const auto pairs_summary = nlohmann::json::parse(slurp(run + "/dpo_pairs.jsonl.summary.json"));
+  EXPECT_GT(pairs_summary["pairs"].get<int64_t>(), 0);
+  EXPECT_TRUE(fs::exists(run + "/report.html"));
   const auto results = nlohmann::json::parse(slurp(run + "/results.json"));
   ASSERT_EQ(results["rows"].size(), 4u);
   std::vector<std::string> points;
@@ -116,6 +137,8 @@ TEST(Pipeline, RunsEveryStageWithEvaluationsThenResumesReplaysFromAStageAndRefus
   EXPECT_THAT(from.output, HasSubstr("stage 1/3: sft: done"));
   EXPECT_TRUE(fs::exists(run + "/dpo.replaced-1/final/config.json"));
   EXPECT_TRUE(fs::exists(run + "/rlvr.replaced-1/final/config.json"));
+  EXPECT_TRUE(fs::exists(run + "/dpo_pairs.jsonl.replaced-1"));
+  EXPECT_TRUE(fs::exists(run + "/dpo_pairs.jsonl")) << "sampled again from the sft model";
   EXPECT_TRUE(fs::exists(run + "/dpo/final/config.json"));
   EXPECT_TRUE(fs::exists(run + "/rlvr/final/config.json"));
   EXPECT_EQ(slurp(run + "/sft/metrics.jsonl"), sft_metrics) << "sft was not rerun";
