@@ -242,6 +242,10 @@ TEST_F(DataPairs, BadFlagsNameTheFlag) {
   auto r = pairs(in, dir_.path() + "/o.jsonl", "--rejected-pick best");
   EXPECT_NE(r.exit_code, 0);
   EXPECT_NE(r.output.find("--rejected-pick"), std::string::npos) << r.output;
+  r = run_command(rlvr_ + " data pairs --model " + world_.model_dir + " --prompts " + in + " --out " + dir_.path() +
+                  "/o.jsonl --n 1");
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_NE(r.output.find("--n 1: a pair needs two samples of a prompt"), std::string::npos) << r.output;
   r = pairs(in, in);
   EXPECT_EQ(r.exit_code, 1);
   EXPECT_NE(r.output.find("--out"), std::string::npos) << r.output;

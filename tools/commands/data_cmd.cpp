@@ -43,6 +43,8 @@ void run_pairs(const CLI::App& cmd, PairsParams& p) {
   check_distinct_paths(p.prompts, "--prompts", p.out, "--out");
   check_distinct_paths(p.prompts, "--prompts", p.out + ".summary.json", "--out (its .summary.json)");
   const actors::RejectedPick pick = actors::parse_rejected_pick(p.rejected_pick);
+  RLVR_CHECK(f.sampling.n >= 2, "--n {}: a pair needs two samples of a prompt; expected --n (or generation."
+             "num_samples_per_prompt) of at least 2", f.sampling.n);
   if (f.sampling.greedy() && f.sampling.n > 1) {
     RLVR_LOG_WARN("pairs: --n {} with greedy decoding gives {} identical samples per prompt: no contrast",
                   f.sampling.n, f.sampling.n);
