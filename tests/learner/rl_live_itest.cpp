@@ -366,7 +366,9 @@ TEST_F(LiveRl, AKilledActorIsRestartedAndNoPromptIsLostOrDuplicated) {
 
 TEST_F(LiveRl, AKilledLearnerResumesFromItsCheckpointAndTheActorReconnects) {
   const std::string cfg = write_config("");
-  const std::string sets = " --set rl.total_steps=6 --set rl.max_staleness=2";
+  // Ten steps: the checkpoint buffers at most (max_staleness + 1) steps of rollouts, so the
+  // restarted learner cannot finish without the actor reconnecting.
+  const std::string sets = " --set rl.total_steps=10 --set rl.max_staleness=2";
   auto learner1 = std::make_unique<Proc>(rlvr_ + " learner --config " + cfg + sets, dir_.path() + "/learner1.log");
   Proc actor(rlvr_ + " actor --config " + cfg + " --id 0" + sets, dir_.path() + "/actor.log");
   // Killed after step 3 was logged: its checkpoint may or may not be complete, step 2's is.
@@ -380,14 +382,18 @@ TEST_F(LiveRl, AKilledLearnerResumesFromItsCheckpointAndTheActorReconnects) {
   const std::string log2 = slurp(dir_.path() + "/learner2.log");
   EXPECT_NE(log2.find("resumed from"), std::string::npos) << log2;
   auto summary = nlohmann::json::parse(core::read_file(run_dir() + "/summary.json"));
-  EXPECT_EQ(summary["steps"], 6);
+  EXPECT_EQ(summary["steps"], 10);
   EXPECT_GE(summary["resumed_from_step"].get<int64_t>(), 2);
   EXPECT_TRUE(summary["accounting"]["balanced"].get<bool>()) << summary.dump(2);
-  EXPECT_NE(slurp(dir_.path() + "/actor.log").find("connected to the learner"), std::string::npos);
+  // It connected to the first learner and again to the restarted one.
+  const std::string actor_log = slurp(dir_.path() + "/actor.log");
+  const auto first = actor_log.find("connected to the learner");
+  ASSERT_NE(first, std::string::npos) << actor_log;
+  EXPECT_NE(actor_log.find("connected to the learner", first + 1), std::string::npos) << actor_log;
   // The resumed run's metrics continue where the checkpoint was.
   std::set<int64_t> steps;
   for (const auto& row : jsonl(run_dir() + "/metrics.jsonl")) steps.insert(row["step"].get<int64_t>());
-  EXPECT_EQ(steps, (std::set<int64_t>{1, 2, 3, 4, 5, 6}));
+  EXPECT_EQ(steps, (std::set<int64_t>{1, 2, 3, 4, 5, 6, 7, 8, 9, 10}));
 }
 
 TEST_F(LiveRl, InFlightUpdatesRecordTwoVersionsInOneSample) {
