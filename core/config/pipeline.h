@@ -34,6 +34,8 @@ struct PipelineInitConfig {
   int64_t eval_rows = 200;
   int64_t max_operand = 12;
   int64_t vocab_size = 512;
+  int64_t instruction_rows = 0;
+  int64_t instruction_eval_rows = 0;
 
   void visit(SchemaVisitor& v) {
     v.field("model_config", model_config,
@@ -44,6 +46,11 @@ struct PipelineInitConfig {
     v.field("eval_rows", eval_rows, "Held-out rows (`rlvr data synth --eval-rows`).", Range{1, 1000000});
     v.field("max_operand", max_operand, "Largest operand of the synthesized problems.", Range{2, 1000000});
     v.field("vocab_size", vocab_size, "BPE vocabulary trained on the synthesized corpus.", Range{260, 1000000});
+    v.field("instruction_rows", instruction_rows,
+            "Instruction-following (ifeval) rows per synthesized training file (`rlvr data synth "
+            "--instruction-rows`).",
+            Range{0, 10000000});
+    v.field("instruction_eval_rows", instruction_eval_rows, "Held-out instruction-following rows.", Range{0, 1000000});
   }
 };
 

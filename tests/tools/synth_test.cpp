@@ -86,3 +86,77 @@ TEST(Synth, DifferentSeedsDiffer) {
 
 }  // namespace
 }  // namespace rlvr::tools
+
+namespace rlvr::tools {
+namespace {
+
+std::vector<nlohmann::json> lines_of(const std::string& path) {
+  std::vector<nlohmann::json> out;
+  std::istringstream in(core::read_file(path));
+  for (std::string line; std::getline(in, line);) {
+    if (!line.empty()) out.push_back(nlohmann::json::parse(line));
+  }
+  return out;
+}
+
+// The instruction family: SFT never demonstrates an end phrase together with no commas; DPO pairs
+// and RLVR prompts (ground truth only) ask for exactly that combination, as does the held-out split.
+TEST(Synth, InstructionFamilySplitsTheInstructionsAcrossStages) {
+  TempDir dir;
+  SynthOptions o;
+  o.train_rows = 20;
+  o.eval_rows = 5;
+  o.instruction_rows = 40;
+  o.instruction_eval_rows = 30;
+  synthesize_task_world(dir.path(), o);
+  auto count = [](const std::string& s, const std::string& what) {
+    size_t n = 0;
+    for (size_t at = s.find(what); at != std::string::npos; at = s.find(what, at + 1)) ++n;
+    return n;
+  };
+  const std::string quotes = "Wrap your whole answer in double quotes.", commas = "Do not use any commas.",
+                    end = "End your answer with the phrase";
+  int64_t sft_instructed = 0;
+  for (const auto& row : lines_of(dir.path() + "/sft.jsonl")) {
+    const std::string prompt = row["messages"][0]["content"];
+    if (prompt.rfind("Tell me what", 0) != 0) continue;
+    ++sft_instructed;
+    EXPECT_FALSE(count(prompt, end) && count(prompt, commas)) << "end phrase + no commas is never demonstrated";
+    const std::string answer = row["messages"][1]["content"];
+    if (count(prompt, commas)) EXPECT_EQ(answer.find(','), std::string::npos) << answer;
+    if (count(prompt, quotes)) EXPECT_TRUE(answer.front() == '"' && answer.back() == '"') << answer;
+  }
+  EXPECT_EQ(sft_instructed, 40);
+  int64_t dpo_instructed = 0;
+  for (const auto& row : lines_of(dir.path() + "/dpo.jsonl")) {
+    const std::string prompt = row["chosen"][0]["content"];
+    if (prompt.rfind("Tell me what", 0) != 0) continue;
+    ++dpo_instructed;
+    EXPECT_EQ(count(prompt, end) + count(prompt, commas), 2u) << prompt;
+    EXPECT_EQ(count(prompt, quotes), 0u) << prompt;
+    EXPECT_NE(row["chosen"][1]["content"], row["rejected"][1]["content"]);
+  }
+  EXPECT_EQ(dpo_instructed, 40);
+  std::set<std::string> train_prompts;
+  for (const char* f : {"/sft.jsonl", "/rlvr.jsonl"}) {
+    for (const auto& row : lines_of(dir.path() + f)) train_prompts.insert(row["messages"][0]["content"]);
+  }
+  for (const char* f : {"/rlvr.jsonl", "/eval.jsonl"}) {
+    int64_t n = 0;
+    for (const auto& row : lines_of(dir.path() + f)) {
+      if (row["dataset"] != "ifeval") continue;
+      ++n;
+      const auto gt = nlohmann::json::parse(row["ground_truth"].get<std::string>());
+      ASSERT_EQ(gt["instruction_id"].size(), 2u) << gt.dump();
+      EXPECT_EQ(gt["instruction_id"][0], "startend:end_checker");
+      EXPECT_EQ(gt["instruction_id"][1], "punctuation:no_comma");
+      if (std::string(f) == "/eval.jsonl") {
+        EXPECT_EQ(train_prompts.count(row["messages"][0]["content"]), 0u) << "held out";
+      }
+    }
+    EXPECT_EQ(n, std::string(f) == "/eval.jsonl" ? 30 : 40) << f;
+  }
+}
+
+}  // namespace
+}  // namespace rlvr::tools

@@ -225,6 +225,15 @@ void setup(CLI::App& app) {
   synth->add_option("--max-operand", p->options.max_operand, "Largest operand in a problem")
       ->capture_default_str()
       ->check(CLI::Range(int64_t{2}, int64_t{1000000}));
+  synth->add_option("--instruction-rows", p->options.instruction_rows,
+                    "Instruction-following rows (ifeval) added to each training file: single instructions in sft, "
+                    "the quotes + no-commas combination in dpo, combinations in rlvr (0 = none)")
+      ->capture_default_str()
+      ->check(CLI::Range(int64_t{0}, int64_t{10000000}));
+  synth->add_option("--instruction-eval-rows", p->options.instruction_eval_rows,
+                    "Held-out instruction-following rows (combinations never demonstrated)")
+      ->capture_default_str()
+      ->check(CLI::Range(int64_t{0}, int64_t{1000000}));
   synth->callback([p] {
     tools::synthesize_task_world(p->out, p->options);
     std::cout << "wrote " << p->out << "/{sft,dpo,rlvr,eval}.jsonl and corpus.txt\n";

@@ -18,6 +18,17 @@ struct SynthOptions {
   int64_t train_rows = 2000;   // rows of sft.jsonl (and of dpo.jsonl, rlvr.jsonl)
   int64_t eval_rows = 200;     // rows of eval.jsonl (held out: different seed stream)
   int64_t max_operand = 20;    // operands are drawn from [1, max_operand]
+  // The instruction-following family (0 = none), checked by the `ifeval` verifier. A prompt gives
+  // facts ("Tell me what Mia has: 5 apples and 3 pencils.") and instructions from IFEval:
+  // startend:quotation (Q), startend:end_checker (E, one of three end phrases),
+  // punctuation:no_comma (C). Each stage gets something only it sees:
+  //   sft.jsonl   `instruction_rows` demonstrations: none, Q, E, C, or Q + C (never E + C)
+  //   dpo.jsonl   `instruction_rows` pairs for the combination E + C (chosen follows both; rejected
+  //               drops the end phrase or keeps the comma: what the SFT model gets wrong)
+  //   rlvr.jsonl  `instruction_rows` prompts for E + C, ground truth only
+  //   eval.jsonl  `instruction_eval_rows` held-out E + C prompts
+  int64_t instruction_rows = 0;
+  int64_t instruction_eval_rows = 0;
 };
 
 // Writes into `dir` (created if missing), each atomically:

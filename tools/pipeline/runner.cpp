@@ -194,6 +194,8 @@ class Runner {
     const json settings = {{"model_config", in.model_config}, {"model_config_text", core::read_file(in.model_config)},
                            {"train_rows", in.train_rows},     {"eval_rows", in.eval_rows},
                            {"max_operand", in.max_operand},   {"vocab_size", in.vocab_size},
+                           {"instruction_rows", in.instruction_rows},
+                           {"instruction_eval_rows", in.instruction_eval_rows},
                            {"seed", p_.pipeline.seed}};
     model = prep + "/init";
     if (state_.contains("init") && state_["init"].value("status", "") == "done") {
@@ -213,7 +215,8 @@ class Runner {
     const std::vector<std::vector<std::string>> steps = {
         {o_.rlvr_binary, "data", "synth", "--out", prep + "/data", "--seed", seed, "--train-rows",
          std::to_string(in.train_rows), "--eval-rows", std::to_string(in.eval_rows), "--max-operand",
-         std::to_string(in.max_operand)},
+         std::to_string(in.max_operand), "--instruction-rows", std::to_string(in.instruction_rows),
+         "--instruction-eval-rows", std::to_string(in.instruction_eval_rows)},
         {o_.rlvr_binary, "tokenizer", "train", "--input", prep + "/data/corpus.txt", "--vocab-size",
          std::to_string(in.vocab_size), "--out", prep + "/tokenizer.json", "--special-tokens", "<|endoftext|>",
          "<|system|>", "<|user|>", "<|assistant|>"},
