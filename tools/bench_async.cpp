@@ -120,7 +120,10 @@ std::pair<std::string, std::string> build_world(const Params& p, const std::stri
   rlvr::core::CausalLM model(cfg);
   model->init_weights(static_cast<uint64_t>(p.seed));
   rlvr::core::save_checkpoint(*model, cfg, dir + "/model");
-  std::printf("world: %s, %lld parameters (vocab %lld)\n", p.model.c_str(),
+  // The model config as the user would name it: relative to the source tree when it is inside.
+  const std::string source = std::string(RLVR_SOURCE_DIR) + "/";
+  const std::string shown = p.model.rfind(source, 0) == 0 ? p.model.substr(source.size()) : p.model;
+  std::printf("world: %s, %lld parameters (vocab %lld)\n", shown.c_str(),
               static_cast<long long>(cfg.num_parameters()), static_cast<long long>(vocab));
   return {dir + "/model", dir + "/data/rlvr.jsonl"};
 }
