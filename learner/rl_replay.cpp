@@ -47,6 +47,22 @@ std::vector<std::pair<int64_t, int64_t>> replay_batches(const std::vector<int64_
   return out;
 }
 
+RlRunStart start_rl_run_dir(const core::Config& config, const RunFingerprint& fingerprint) {
+  const std::string& out_dir = config.run.output_dir;
+  StartOptions so;
+  so.output_dir = out_dir;
+  so.resume = config.rl.resume;
+  so.overwrite_output_dir = config.rl.overwrite_output_dir;
+  so.key_prefix = "rl";
+  RlRunStart start{plan_start(so, fingerprint), "", core::config_to_yaml(config)};
+  if (start.plan.resume_from && fs::exists(out_dir + "/config.yaml")) {
+    start.previous_config = core::read_file(out_dir + "/config.yaml");
+  }
+  core::prepare_run_dir(out_dir, start.config_yaml);
+  remove_partial_outputs(out_dir);
+  return start;
+}
+
 RunFingerprint fingerprint_rl_run(const core::Config& config, const std::string& data_key, const std::string& data_path) {
   std::map<std::string, std::string> all = flatten_config(config);
   for (const char* key : {"model.path", "model.tokenizer", "rl.reference_path", "rl.critic_path"}) {
@@ -130,17 +146,10 @@ RlRunResult run_replay(const core::Config& config, const std::string& rollouts_p
 
   // Decide what to do with the run directory before writing anything into it.
   const RunFingerprint fingerprint = fingerprint_rl_run(config, "replay file", rollouts_path);
-  StartOptions so;
-  so.output_dir = out_dir;
-  so.resume = rl.resume;
-  so.overwrite_output_dir = rl.overwrite_output_dir;
-  so.key_prefix = "rl";
-  const StartPlan plan = plan_start(so, fingerprint);
-  std::string previous_config;
-  if (plan.resume_from && fs::exists(out_dir + "/config.yaml")) previous_config = core::read_file(out_dir + "/config.yaml");
-  const std::string config_yaml = core::config_to_yaml(config);
-  core::prepare_run_dir(out_dir, config_yaml);
-  remove_partial_outputs(out_dir);
+  const RlRunStart start = start_rl_run_dir(config, fingerprint);
+  const StartPlan& plan = start.plan;
+  const std::string& previous_config = start.previous_config;
+  const std::string& config_yaml = start.config_yaml;
   seed_and_threads(config.run.seed, config.run.threads);
   RLVR_LOG_INFO("rlvr learner: run '{}', replay of {} ({} records, {} learner steps of >= {} samples; running {}), "
                 "advantage {}, output {}",

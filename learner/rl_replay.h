@@ -45,6 +45,17 @@ RlRunResult run_replay(const core::Config& config, const std::string& rollouts_p
 // key, model.tokenizer and verifiers.verification_reward.
 RunFingerprint fingerprint_rl_run(const core::Config& config, const std::string& data_key, const std::string& data_path);
 
+// How an RL run (live or replayed) starts in config.run.output_dir: the plan (resume or a fresh
+// start, from rl.resume and rl.overwrite_output_dir; a different run is refused), the config text
+// of the run being resumed (for resumes.jsonl) and this run's config text, after the run
+// directory was prepared with it and what a killed process left half-written was removed.
+struct RlRunStart {
+  StartPlan plan;
+  std::string previous_config;
+  std::string config_yaml;
+};
+RlRunStart start_rl_run_dir(const core::Config& config, const RunFingerprint& fingerprint);
+
 // The learner steps of a file as [begin, end) record ranges: `prompt_indices` holds each record's
 // prompt_index in file order; a step takes whole groups (runs of equal prompt_index) until it
 // holds at least `batch_size` records. A last range smaller than batch_size is dropped unless it

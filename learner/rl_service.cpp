@@ -625,17 +625,10 @@ ServiceResult run_service(const core::Config& config) {
   const std::vector<PromptRow> prompts = load_prompt_table(config, tokenizer, mc.max_position_embeddings);
 
   const RunFingerprint fingerprint = fingerprint_rl_run(config, "rl.train_file", rl.train_file);
-  StartOptions so;
-  so.output_dir = out_dir;
-  so.resume = rl.resume;
-  so.overwrite_output_dir = rl.overwrite_output_dir;
-  so.key_prefix = "rl";
-  const StartPlan plan = plan_start(so, fingerprint);
-  std::string previous_config;
-  if (plan.resume_from && fs::exists(out_dir + "/config.yaml")) previous_config = core::read_file(out_dir + "/config.yaml");
-  const std::string config_yaml = core::config_to_yaml(config);
-  core::prepare_run_dir(out_dir, config_yaml);
-  remove_partial_outputs(out_dir);
+  const RlRunStart start = start_rl_run_dir(config, fingerprint);
+  const StartPlan& plan = start.plan;
+  const std::string& previous_config = start.previous_config;
+  const std::string& config_yaml = start.config_yaml;
   const int64_t cores = std::max<int64_t>(1, static_cast<int64_t>(std::thread::hardware_concurrency()));
   const int64_t threads = config.learner.threads > 0 ? config.learner.threads : std::max<int64_t>(1, cores / 2);
   seed_and_threads(config.run.seed, threads);

@@ -237,7 +237,7 @@ TEST_F(RlReplay, GaeTrainsThePolicyAndTheCritic) {
 
 TEST_F(RlReplay, ResumedRunEndsWithTheSameWeightsAsAnUninterruptedOne) {
   TempDir a, b;
-  for (const std::string& advantage : {"grpo", "gae"}) {
+  for (const std::string advantage : {"grpo", "gae"}) {
     core::Config ca = rl_config(a.path() + "/" + advantage, advantage);
     ca.rl.checkpoint_every = 1;
     ca.rl.keep_checkpoints = 10;
