@@ -185,10 +185,12 @@ void expect_staleness_bound(const std::string& run_dir, int64_t max_staleness) {
 
 TEST_F(LiveRl, LaunchTrainsWithTwoActorsAndTheAccountingBalances) {
   const std::string cfg = write_config("");
-  Proc launch(rlvr_ + " launch --config " + cfg, dir_.path() + "/launch.log");
+  // 20 steps: long enough that the second actor has joined before the end even on a loaded
+  // machine (5 steps could finish while it was still loading the model).
+  Proc launch(rlvr_ + " launch --config " + cfg + " --set rl.total_steps=20", dir_.path() + "/launch.log");
   ASSERT_EQ(launch.wait(std::chrono::seconds(180)), 0) << slurp(dir_.path() + "/launch.log");
   auto summary = nlohmann::json::parse(core::read_file(run_dir() + "/summary.json"));
-  EXPECT_EQ(summary["steps"], 5);
+  EXPECT_EQ(summary["steps"], 20);
   EXPECT_TRUE(summary["accounting"]["balanced"].get<bool>()) << summary.dump(2);
   EXPECT_EQ(summary["actors_joined"], 2);
   expect_staleness_bound(run_dir(), 1);
@@ -199,7 +201,7 @@ TEST_F(LiveRl, LaunchTrainsWithTwoActorsAndTheAccountingBalances) {
   const std::string log = slurp(dir_.path() + "/launch.log");
   EXPECT_NE(log.find("[actor-0]"), std::string::npos);
   EXPECT_NE(log.find("[actor-1]"), std::string::npos);
-  EXPECT_NE(log.find("step 5/5"), std::string::npos) << log;
+  EXPECT_NE(log.find("step 20/20"), std::string::npos) << log;
   EXPECT_GT(jsonl(run_dir() + "/metrics.jsonl").back()["learner/busy_fraction"].get<double>(), 0.0);
 }
 
