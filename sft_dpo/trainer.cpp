@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <chrono>
 #include <cmath>
 #include <filesystem>
 #include <limits>
@@ -212,6 +213,7 @@ void write_summary(const core::Config& config, const TrainResult& r, int64_t tot
   j["steps"] = r.steps;
   j["total_steps"] = total_steps;
   j["resumed_from_step"] = r.resumed_from_step;
+  j["stopped_by_time"] = r.stopped_by_time;
   j["last_loss"] = std::isfinite(r.last_loss) ? nlohmann::ordered_json(r.last_loss) : nlohmann::ordered_json();
   j["eval_loss"] = std::isfinite(r.eval_loss) ? nlohmann::ordered_json(r.eval_loss) : nlohmann::ordered_json();
   j["train_rows"] = r.train_rows;
@@ -228,6 +230,7 @@ Scalars prefixed(const std::string& prefix, const StepOutput& s) {
 }
 
 TrainResult run(const core::Config& config) {
+  const auto started = std::chrono::steady_clock::now();
   const auto& tc = config.train;
   RLVR_CHECK(!config.model.path.empty(), "model.path is empty; expected the checkpoint directory to train");
   RLVR_CHECK(!tc.train_file.empty(), "train.train_file is empty; expected a JSONL file for mode {}", tc.mode);
@@ -339,7 +342,18 @@ TrainResult run(const core::Config& config) {
   result.eval_loss = std::numeric_limits<double>::quiet_NaN();
   result.last_loss = std::numeric_limits<double>::quiet_NaN();  // until this process runs a step
   const bool has_eval = !data.eval_rows.empty() || !data.eval_pairs.empty();
-  while (progress.step < total_steps) {
+  // train.max_time_s counts from this process's start plus the time of the processes before it.
+  const double elapsed_before = progress.extra.value("elapsed_s", 0.0);
+  auto elapsed = [&] {
+    return elapsed_before + std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+  };
+  auto out_of_time = [&] { return tc.max_time_s > 0 && elapsed() >= tc.max_time_s; };
+  if (progress.step > 0 && progress.step < total_steps && out_of_time()) {
+    result.stopped_by_time = true;
+    RLVR_LOG_INFO("train.max_time_s {} s already spent at step {} ({:.1f} s); not training further", tc.max_time_s,
+                  progress.step, elapsed());
+  }
+  while (progress.step < total_steps && !result.stopped_by_time) {
     if (progress.epoch_offset >= units) {
       ++progress.epoch;
       progress.epoch_offset = 0;
@@ -377,8 +391,11 @@ TrainResult run(const core::Config& config) {
     progress.tokens += out.targets;
     meter.step_done(progress.step, out.tokens);
     result.last_loss = out.loss;
+    progress.extra["elapsed_s"] = elapsed();
+    result.stopped_by_time = progress.step < total_steps && out_of_time();
+    const bool last = progress.step == total_steps || result.stopped_by_time;
 
-    if (progress.step % tc.log_every == 0 || progress.step == total_steps) {
+    if (progress.step % tc.log_every == 0 || last) {
       Scalars row = prefixed("", out);
       row["lr"] = st.lr;
       row["grad_norm"] = st.grad_norm;
@@ -389,7 +406,7 @@ TrainResult run(const core::Config& config) {
       metrics.write(progress.step, row);
       RLVR_LOG_INFO("{}", meter.line(out.loss, st.lr));
     }
-    if (has_eval && tc.eval_every > 0 && progress.step % tc.eval_every == 0 && progress.step < total_steps) {
+    if (has_eval && tc.eval_every > 0 && progress.step % tc.eval_every == 0 && !last) {
       StepOutput ev = evaluate(*model, config, data, precision);
       metrics.write(progress.step, prefixed("eval/", ev));
       RLVR_LOG_INFO("eval at step {}: loss {:.4f}", progress.step, ev.loss);
@@ -397,6 +414,10 @@ TrainResult run(const core::Config& config) {
     if (tc.checkpoint_every > 0 && progress.step % tc.checkpoint_every == 0) {
       learner::save_training_checkpoint(ckpt_dir, *model, model->config(), optimizer, progress, tc.keep_checkpoints);
       last_checkpoint = progress.step;
+    }
+    if (result.stopped_by_time) {
+      RLVR_LOG_INFO("train.max_time_s {} s reached after step {} of {} ({:.1f} s)", tc.max_time_s, progress.step,
+                    total_steps, elapsed());
     }
   }
   if (last_checkpoint != progress.step || !learner::latest_training_checkpoint(ckpt_dir)) {
@@ -406,7 +427,7 @@ TrainResult run(const core::Config& config) {
     StepOutput ev = evaluate(*model, config, data, precision);
     result.eval_loss = ev.loss;
     // A run resumed at its last step already logged this evaluation.
-    if (result.resumed_from_step != total_steps) metrics.write(progress.step, prefixed("eval/", ev));
+    if (result.resumed_from_step != progress.step) metrics.write(progress.step, prefixed("eval/", ev));
     RLVR_LOG_INFO("final eval: loss {:.4f}", ev.loss);
   }
   result.steps = progress.step;

@@ -21,6 +21,7 @@ struct TrainResult {
   int64_t skipped_rows = 0;         // bad rows skipped
   int64_t truncated_rows = 0;       // rows cut to max_seq_len
   bool reference_cache_hit = false; // DPO: reference log-probs came from the cache
+  bool stopped_by_time = false;     // train.max_time_s ended the run before total_steps
   std::string final_dir;            // <output_dir>/final
 };
 

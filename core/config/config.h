@@ -131,6 +131,7 @@ struct TrainConfig {
   int64_t grad_accum_steps = 1;
   int64_t num_epochs = 1;
   int64_t max_steps = 0;
+  double max_time_s = 0;
   int64_t eval_every = 0;
   int64_t checkpoint_every = 0;
   int64_t keep_checkpoints = 2;
@@ -152,6 +153,11 @@ struct TrainConfig {
     v.field("grad_accum_steps", grad_accum_steps, "Micro-batches per optimizer step.", Range{1, 65536});
     v.field("num_epochs", num_epochs, "Passes over the training data (when max_steps is 0).", Range{1, 100000});
     v.field("max_steps", max_steps, "Optimizer steps to run; 0 runs num_epochs.", at_least(0));
+    v.field("max_time_s", max_time_s,
+            "Stop after the optimizer step at which this many seconds have passed since the run started "
+            "(summed over resumes), writing the checkpoint and final/ as at the end; the learning-rate schedule "
+            "still spans all steps. 0: no time limit.",
+            at_least(0));
     v.field("eval_every", eval_every, "Evaluate every N optimizer steps; 0 only at the end.", at_least(0));
     v.field("checkpoint_every", checkpoint_every,
             "Write a resumable checkpoint every N optimizer steps; 0 only at the end.", at_least(0));

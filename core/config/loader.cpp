@@ -800,6 +800,19 @@ PipelineConfig load_pipeline(const std::string& path, const std::vector<std::str
       throw Error(fmt::format("--set {}.{}: the pipeline has no '{}' stage", kind, sets.front(), kind));
     }
   }
+  if (ps.baselines) {
+    bool sft_before_another = false, seen_sft = false;
+    for (const auto& st : out.stages) {
+      if (seen_sft && st.kind != "sft") sft_before_another = true;
+      seen_sft = seen_sft || st.kind == "sft";
+    }
+    if (!sft_before_another) {
+      YAML::Node key = map_get(map_get(root, "pipeline"), "baselines");
+      throw Error(fmt::format("{}: pipeline.baselines: true needs an sft stage followed by another stage (each "
+                              "baseline continues the sft stage's training); set it to false or add the stages",
+                              key.IsDefined() ? where(src, key) : path));
+    }
+  }
   return out;
 }
 

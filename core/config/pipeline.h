@@ -80,6 +80,7 @@ struct PipelineSettings {
   std::string model;
   int64_t seed = 1;
   std::string chat_template = "tulu";
+  bool baselines = false;
   PipelineInitConfig init;
   PipelineEvalConfig eval;
 
@@ -91,6 +92,10 @@ struct PipelineSettings {
     v.field("seed", seed, "Seed of every stage (run.seed) and of the init step.", at_least(0));
     v.choice("chat_template", chat_template, {"tulu", "chatml"},
              "Chat template of the evaluations (the stages use their own model.chat_template).");
+    v.field("baselines", baselines,
+            "After each stage that follows the sft stage, also continue SFT (the sft stage's config) from that "
+            "stage's starting checkpoint for the stage's wall time, and evaluate it as '<stage>-baseline': what "
+            "the time would have bought without the stage. Needs an sft stage.");
     v.section("init", init, "Build the starting model from scratch (the tiny world).");
     v.section("eval", eval, "Evaluation on the held-out split(s) before the first stage and after each stage.");
   }

@@ -17,6 +17,7 @@
 #include "core/log.h"
 #include "core/model/checkpoint.h"
 #include "core/tokenizer/tokenizer.h"
+#include "learner/train_state.h"
 #include "sft_dpo/data.h"
 #include "sft_dpo/reference_cache.h"
 #include "tests/sft_dpo/tiny_world.h"
@@ -439,6 +440,41 @@ TEST_F(TrainerTest, ResumeWithAChangedLearningRateIsLoggedAndRecorded) {
   EXPECT_EQ(second["step"], 4);
   EXPECT_TRUE(second["changes"].empty());
   EXPECT_FALSE(second.contains("previous_config"));
+}
+
+TEST_F(TrainerTest, MaxTimeStopsAfterTheStepThatSpendsItAndAResumeWithMoreTimeContinues) {
+  TempDir out;
+  core::Config c = sft_config(out.path());
+  c.train.max_time_s = 1e-9;  // spent by the first step
+  TrainResult r = run_training(c);
+  EXPECT_TRUE(r.stopped_by_time);
+  EXPECT_EQ(r.steps, 1);
+  EXPECT_TRUE(fs::exists(out.path() + "/final/model.safetensors"));
+  auto summary = nlohmann::json::parse(core::read_file(out.path() + "/summary.json"));
+  EXPECT_EQ(summary["steps"], 1);
+  EXPECT_EQ(summary["total_steps"], 4);
+  EXPECT_EQ(summary["stopped_by_time"], true);
+  const auto ckpt = learner::latest_training_checkpoint(out.path() + "/checkpoints");
+  ASSERT_TRUE(ckpt);
+  const learner::TrainProgress p = learner::read_training_progress(*ckpt);
+  EXPECT_EQ(p.step, 1);
+  EXPECT_GT(p.extra.value("elapsed_s", 0.0), 0.0);
+  // The time is counted over resumes: still spent, so nothing more is trained.
+  r = run_training(c);
+  EXPECT_TRUE(r.stopped_by_time);
+  EXPECT_EQ(r.steps, 1);
+  EXPECT_EQ(r.resumed_from_step, 1);
+  // More time: the run continues to its last step with the schedule of all 4 steps; its weights
+  // equal those of a run that never stopped.
+  c.train.max_time_s = 0;
+  r = run_training(c);
+  EXPECT_FALSE(r.stopped_by_time);
+  EXPECT_EQ(r.resumed_from_step, 1);
+  EXPECT_EQ(r.steps, 4);
+  TempDir whole;
+  run_training(sft_config(whole.path()));
+  const auto a = weights(out.path() + "/final"), b = weights(whole.path() + "/final");
+  for (const auto& [k, v] : a) EXPECT_TRUE(torch::equal(v, b.at(k))) << k;
 }
 
 TEST_F(TrainerTest, RunNameIsInTheLogAndTheSummary) {

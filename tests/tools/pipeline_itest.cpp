@@ -156,6 +156,71 @@ TEST(Pipeline, RunsEveryStageWithEvaluationsThenResumesReplaysFromAStageAndRefus
   EXPECT_THAT(bad_from.output, HasSubstr("--from ppo: the pipeline has no such stage; its stages: sft, dpo, rlvr"));
 }
 
+// pipeline.baselines: after dpo, SFT continues from sft's checkpoint for dpo's wall time and is
+// evaluated beside it; a rerun keeps it, --from dpo replaces it with dpo.
+TEST(Pipeline, BaselinesContinueSftForTheStageWallTimeAndAreEvaluatedBesideIt) {
+  TempDir dir;
+  dir.write("model.json", kModel);
+  std::string text = pipeline_yaml(dir.path() + "/run");
+  text.replace(text.find("  init:"), 0, "  baselines: true\n");
+  text = text.substr(0, text.find("    pairs:"));  // sft and dpo (on the synthesized pairs) only
+  const std::string file = dir.write("pipeline.yaml", text);
+  const std::string run = dir.path() + "/run";
+  const std::string rlvr = RLVR_BINARY;
+
+  auto first = run_command(rlvr + " pipeline " + file);
+  ASSERT_EQ(first.exit_code, 0) << first.output;
+  EXPECT_THAT(first.output, HasSubstr("baseline of dpo: SFT continued from " + run + "/sft/final"));
+  EXPECT_TRUE(fs::exists(run + "/dpo-baseline/final/config.json"));
+  EXPECT_TRUE(fs::exists(run + "/eval/dpo-baseline.summary.json"));
+  const auto state = nlohmann::json::parse(slurp(run + "/state.json"));
+  const double dpo_wall = state["stages"]["dpo"]["wall_s"].get<double>();
+  const std::string cfg = slurp(run + "/dpo-baseline.yaml");
+  EXPECT_THAT(cfg, HasSubstr("mode: sft"));
+  EXPECT_THAT(cfg, HasSubstr("path: \"" + run + "/sft/final\""));
+  const size_t at = cfg.find("max_time_s: ");
+  ASSERT_NE(at, std::string::npos) << cfg;
+  EXPECT_NEAR(std::stod(cfg.substr(at + 12)), dpo_wall, 1e-6);
+  EXPECT_THAT(cfg, HasSubstr(run + "/prepare/data/sft.jsonl"));
+  const auto summary = nlohmann::json::parse(slurp(run + "/dpo-baseline/summary.json"));
+  EXPECT_GE(summary["steps"].get<int64_t>(), 1);
+  const auto results = nlohmann::json::parse(slurp(run + "/results.json"));
+  std::vector<std::string> points;
+  for (const auto& row : results["rows"]) points.push_back(row["point"]);
+  EXPECT_EQ(points, (std::vector<std::string>{"init", "sft", "dpo", "dpo-baseline"}));
+  EXPECT_EQ(results["rows"][3]["baseline_of"], "dpo");
+  EXPECT_GT(results["rows"][3]["wall_s"].get<double>(), 0.0);
+  EXPECT_THAT(slurp(run + "/results.md"), HasSubstr("| dpo-baseline |"));
+  EXPECT_THAT(slurp(run + "/results.md"), HasSubstr("<stage>-baseline: SFT continued"));
+  EXPECT_THAT(slurp(run + "/report.html"), HasSubstr("-baseline</em> row is the honest comparison"));
+
+  const std::string baseline_metrics = slurp(run + "/dpo-baseline/metrics.jsonl");
+  // A finished stage recorded before a config key existed (here train.max_time_s) is the same stage
+  // when the new key is at its default.
+  auto old_state = nlohmann::json::parse(slurp(run + "/state.json"));
+  ASSERT_TRUE(old_state["stages"]["sft"]["settings"].contains("train.max_time_s"));
+  old_state["stages"]["sft"]["settings"].erase("train.max_time_s");
+  dir.write("run/state.json", old_state.dump(2));
+  auto again = run_command(rlvr + " pipeline " + file);
+  ASSERT_EQ(again.exit_code, 0) << again.output;
+  EXPECT_THAT(again.output, HasSubstr("stage 1/2: sft: done"));
+  EXPECT_THAT(again.output, HasSubstr("baseline of dpo: SFT continued from " + run + "/sft/final for"));
+  EXPECT_EQ(slurp(run + "/dpo-baseline/metrics.jsonl"), baseline_metrics) << "not rerun";
+
+  auto from = run_command(rlvr + " pipeline " + file + " --from dpo");
+  ASSERT_EQ(from.exit_code, 0) << from.output;
+  EXPECT_TRUE(fs::exists(run + "/dpo-baseline.replaced-1/final/config.json"));
+  EXPECT_TRUE(fs::exists(run + "/dpo-baseline/final/config.json"));
+
+  // Baselines need an sft stage before another stage.
+  std::string no_sft = text;
+  no_sft.erase(no_sft.find("  - sft:"), no_sft.find("  - dpo:") - no_sft.find("  - sft:"));
+  auto check = run_command(rlvr + " config check " + dir.write("no_sft.yaml", no_sft));
+  EXPECT_EQ(check.exit_code, 1);
+  EXPECT_THAT(check.output, HasSubstr("no_sft.yaml:5:"));
+  EXPECT_THAT(check.output, HasSubstr("pipeline.baselines: true needs an sft stage followed by another stage"));
+}
+
 TEST(Pipeline, ConfigCheckValidatesEachStageWithFileAndLine) {
   TempDir dir;
   dir.write("model.json", kModel);

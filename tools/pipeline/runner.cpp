@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <cmath>
 #include <cstring>
 #include <filesystem>
 #include <iostream>
@@ -41,16 +42,29 @@ json settings_of(const core::Config& config) {
   return out;
 }
 
-// "a: 1 -> 2, b: x -> y" for the keys that differ (at most 6 named).
-std::string describe_changes(const json& before, const json& after) {
+// The keys whose values differ between two settings_of() results. A key only one side has (a
+// key added to or removed from the schema since the stage ran) counts as its default value there,
+// so a new key left at its default does not make a finished stage a different one.
+std::vector<std::string> changed_settings(const json& before, const json& after) {
+  static const json defaults = settings_of(core::Config{});
+  auto value = [](const json& side, const std::string& key) {
+    if (side.contains(key)) return side[key].get<std::string>();
+    return defaults.contains(key) ? defaults[key].get<std::string>() : std::string("(unset)");
+  };
   std::vector<std::string> changes;
-  for (auto it = after.begin(); it != after.end(); ++it) {
-    const std::string was = before.contains(it.key()) ? before[it.key()].get<std::string>() : "(unset)";
-    if (was != it.value().get<std::string>()) changes.push_back(fmt::format("{}: {} -> {}", it.key(), was, it.value().get<std::string>()));
-  }
+  auto check = [&](const std::string& key) {
+    const std::string was = value(before, key), now = value(after, key);
+    if (was != now) changes.push_back(fmt::format("{}: {} -> {}", key, was, now));
+  };
+  for (auto it = after.begin(); it != after.end(); ++it) check(it.key());
   for (auto it = before.begin(); it != before.end(); ++it) {
-    if (!after.contains(it.key())) changes.push_back(fmt::format("{}: {} -> (unset)", it.key(), it.value().get<std::string>()));
+    if (!after.contains(it.key())) check(it.key());
   }
+  return changes;
+}
+
+// "a: 1 -> 2, b: x -> y" (at most 6 named).
+std::string describe_changes(const std::vector<std::string>& changes) {
   const size_t shown = std::min<size_t>(changes.size(), 6);
   std::string out;
   for (size_t i = 0; i < shown; ++i) out += (i ? ", " : "") + changes[i];
@@ -80,7 +94,11 @@ class Runner {
     write_heldout();
     if (int rc = evaluate("init", model, 0); rc != 0) return rc;
     for (size_t i = 0; i < p_.stages.size(); ++i) {
+      const std::string start = model;
       if (int rc = stage(i, model); rc != 0) return rc;
+      if (has_baseline(i)) {
+        if (int rc = baseline(i, start); rc != 0) return rc;
+      }
     }
     write_results();
     std::cout << "\n" << results_markdown(run_);
@@ -133,12 +151,15 @@ class Runner {
     for (size_t i = idx; i < p_.stages.size(); ++i) {
       const auto& kind = p_.stages[i].kind;
       move_aside(run_ + "/" + kind);
+      move_aside(run_ + "/" + kind + "-baseline");
       if (kind == "dpo") {
         move_aside(run_ + "/dpo_pairs.jsonl");
         move_aside(run_ + "/dpo_pairs.jsonl.summary.json");
       }
-      state_["stages"].erase(kind);
-      state_["evals"].erase(kind);
+      for (const std::string& name : {kind, kind + "-baseline"}) {
+        state_["stages"].erase(name);
+        state_["evals"].erase(name);
+      }
     }
     save_state();
   }
@@ -298,10 +319,10 @@ class Runner {
     const std::string status = stage_status(st.kind);
     const std::string header = fmt::format("stage {}/{}: {}", i + 1, p_.stages.size(), st.kind);
     if (status == "done" && fs::exists(dir + "/final/config.json")) {
-      if (ss[st.kind]["settings"] != settings) {
+      if (const auto changes = changed_settings(ss[st.kind]["settings"], settings); !changes.empty()) {
         throw Error(fmt::format("{}: stage '{}' ({}) finished in {} with other settings ({}); run `rlvr pipeline {} "
                                 "--from {}` to train it again (its old directory is kept)",
-                                p_.path, st.kind, st.source, dir, describe_changes(ss[st.kind]["settings"], settings),
+                                p_.path, st.kind, st.source, dir, describe_changes(changes),
                                 p_.path, st.kind));
       }
       std::cout << fmt::format("== {}: done ({}/final) ==\n", header, dir);
@@ -346,10 +367,85 @@ class Runner {
     return evaluate(st.kind, model, wall);
   }
 
+  // pipeline.baselines: stage i gets a baseline when an sft stage ran before it.
+  bool has_baseline(size_t i) const {
+    if (!p_.pipeline.baselines || p_.stages[i].kind == "sft") return false;
+    for (size_t j = 0; j < i; ++j) {
+      if (p_.stages[j].kind == "sft") return true;
+    }
+    return false;
+  }
+
+  // The baseline of stage i: the sft stage's training continued from the checkpoint stage i started
+  // from, for stage i's wall time (train.max_time_s), with a schedule sized to what SFT's measured
+  // pace fits into that time (train.max_steps), evaluated as "<stage>-baseline".
+  int baseline(size_t i, const std::string& start) {
+    const auto& st = p_.stages[i];
+    const std::string name = st.kind + "-baseline";
+    const std::string dir = run_ + "/" + name;
+    const core::PipelineStage* sft = nullptr;
+    for (const auto& s : p_.stages) {
+      if (s.kind == "sft") sft = &s;
+    }
+    RLVR_ASSERT(sft != nullptr);
+    auto& ss = state_["stages"];
+    const double budget = ss[st.kind].value("wall_s", 0.0);
+    const double sft_wall = ss["sft"].value("wall_s", 0.0);
+    const std::string sft_summary = run_ + "/sft/summary.json";
+    RLVR_CHECK(fs::exists(sft_summary) && sft_wall > 0, "pipeline: {}: the sft stage's {} or its wall time is missing",
+               name, sft_summary);
+    const auto sft_steps = json::parse(core::read_file(sft_summary)).value("steps", int64_t{0});
+    core::Config cfg = sft->config;
+    cfg.run.output_dir = dir;
+    cfg.run.name = p_.pipeline.name + "-" + name;
+    cfg.run.seed = p_.pipeline.seed;
+    cfg.model.path = start;
+    cfg.train.max_time_s = budget;
+    cfg.train.max_steps = std::max<int64_t>(1, static_cast<int64_t>(std::ceil(budget * static_cast<double>(sft_steps) / sft_wall)));
+    const json settings = settings_of(cfg);
+    const std::string header = fmt::format("baseline of {}: SFT continued from {} for {:.0f} s", st.kind, start, budget);
+    const auto changes = ss.contains(name) ? changed_settings(ss[name]["settings"], settings) : std::vector<std::string>{};
+    if (!changes.empty()) {
+      std::cout << fmt::format("pipeline: {} was run with other settings ({}); running it again\n", name,
+                               describe_changes(changes));
+      move_aside(dir);
+      ss.erase(name);
+      state_["evals"].erase(name);
+    }
+    if (stage_status(name) == "done" && fs::exists(dir + "/final/config.json")) {
+      std::cout << fmt::format("== {}: done ({}/final) ==\n", header, dir);
+      return evaluate(name, dir + "/final", ss[name].value("wall_s", 0.0));
+    }
+    std::cout << fmt::format("== {} (at most {} steps at SFT's pace) ==\n", header, cfg.train.max_steps);
+    double wall = ss.contains(name) ? ss[name].value("wall_s", 0.0) : 0.0;
+    ss[name] = {{"status", "running"}, {"settings", settings}, {"wall_s", wall}, {"source", sft->source}};
+    save_state();
+    const std::string cfg_path = run_ + "/" + name + ".yaml";
+    core::write_file_atomic(cfg_path, core::config_to_yaml(cfg));
+    const auto t0 = Clock::now();
+    const int rc = child(name, {o_.rlvr_binary, "train", "--config", cfg_path}, "");
+    wall += seconds_since(t0);
+    ss[name]["wall_s"] = wall;
+    if (rc == 130 || rc == 143) return interrupted(rc, name);
+    if (rc != 0) {
+      save_state();
+      throw Error(fmt::format("pipeline: {} failed (exit {}); its logs are in {}/logs; run the same command again "
+                              "to resume it",
+                              name, rc, dir));
+    }
+    RLVR_CHECK(fs::exists(dir + "/final/config.json"), "pipeline: {} ended without {}/final", name, dir);
+    ss[name]["status"] = "done";
+    save_state();
+    return evaluate(name, dir + "/final", wall);
+  }
+
   void write_results() {
     json rows = json::array();
     std::vector<std::string> points{"init"};
-    for (const auto& st : p_.stages) points.push_back(st.kind);
+    for (size_t i = 0; i < p_.stages.size(); ++i) {
+      points.push_back(p_.stages[i].kind);
+      if (has_baseline(i)) points.push_back(p_.stages[i].kind + "-baseline");
+    }
     std::vector<std::string> datasets;
     for (const auto& point : points) {
       const json summary = json::parse(core::read_file(run_ + "/eval/" + point + ".summary.json"));
@@ -359,6 +455,9 @@ class Runner {
                   {"n", summary.value("n", 1)},
                   {"overall", summary.at("overall")},
                   {"datasets", json::object()}};
+      if (point.size() > 9 && point.compare(point.size() - 9, 9, "-baseline") == 0) {
+        row["baseline_of"] = point.substr(0, point.size() - 9);
+      }
       for (const auto& d : summary.at("datasets")) {
         const std::string name = d.value("dataset", "");
         row["datasets"][name] = d;
@@ -412,6 +511,13 @@ std::string results_markdown(const std::string& run_dir) {
     out += fmt::format(" {:.3f} | {:.3f} | {:.1f} | {:.3f} | {:.0f} |\n", o.value("accuracy", 0.0),
                        o.at("pass_at_k").value(fmt::format("pass@{}", n), 0.0), o.value("mean_length", 0.0),
                        o.value("truncated_rate", 0.0), row.value("wall_s", 0.0));
+  }
+  for (const auto& row : r.at("rows")) {
+    if (row.contains("baseline_of")) {
+      out += "\n<stage>-baseline: SFT continued from the checkpoint that stage started from, for the stage's wall "
+             "time (pipeline.baselines).\n";
+      break;
+    }
   }
   return out;
 }

@@ -266,6 +266,11 @@ std::string results_table(const Json& results, const std::string& path, std::vec
   o += "<p class=\"note\">From <span class=\"path\">results.json</span>: held-out evaluation after each stage "
        "(init = before the first). No-EOS fraction = share of responses cut at the length limit "
        "(truncated_rate); wall time = the stage's training time.</p>\n";
+  const bool baselines = std::any_of(rows.begin(), rows.end(), [](const Json* r) { return r->contains("baseline_of"); });
+  if (baselines) {
+    o += "<p class=\"note\">A <em>-baseline</em> row is the honest comparison for the stage it names: SFT continued "
+         "from the checkpoint that stage started from, for that stage's wall time (pipeline.baselines).</p>\n";
+  }
   return o;
 }
 
