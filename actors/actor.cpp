@@ -26,6 +26,7 @@
 #include "core/model/weights_blob.h"
 #include "core/protocol/fingerprint.h"
 #include "core/protocol/protocol.h"
+#include "core/protocol/security.h"
 #include "core/protocol/transport.h"
 #include "core/tokenizer/chat_template.h"
 #include "core/tokenizer/tokenizer.h"
@@ -65,7 +66,7 @@ struct Shared {
   int64_t applied = -1;                  // the version the model holds (-1: none from this learner)
   std::vector<proto::ManifestEntry> manifest;  // the learner's (from WELCOME)
   bool stop = false;
-  std::string stop_reason, fatal;
+  std::string stop_reason, fatal, fatal_hint;
   double generating_s = 0, waiting_s = 0;
   int64_t units_sent = 0, tokens = 0, versions_applied = 0;
 };
@@ -94,6 +95,7 @@ class Network {
     wire_.max_chunk_bytes = static_cast<uint64_t>(config.learner.weight_chunk_bytes);
     model_fp_ = proto::model_fingerprint(config);
     config_fp_ = proto::config_fingerprint(config);
+    curve_ = proto::actor_security(config, endpoint_);
     char host[256] = {0};
     ::gethostname(host, sizeof(host) - 1);
     host_ = host;
@@ -105,6 +107,7 @@ class Network {
     } catch (const std::exception& e) {
       std::lock_guard<std::mutex> lock(shared_.mu);
       shared_.fatal = e.what();
+      if (const auto* err = dynamic_cast<const Error*>(&e)) shared_.fatal_hint = err->hint();
       shared_.stop = true;
       shared_.cv.notify_all();
     }
@@ -138,6 +141,7 @@ class Network {
     so.heartbeat_timeout_ms = config_.learner.heartbeat_timeout_ms;
     // A new identity per connection: the learner tells a reconnect from a stale peer.
     so.routing_id = fmt::format("actor-{}-{:016x}-{}", actor_id_, incarnation_, attempt_);
+    so.curve = curve_;
     socket_.reset();
     socket_.emplace(proto::Socket::connect_dealer(ctx_, endpoint_, so));
     connected_ = false;
@@ -164,10 +168,15 @@ class Network {
       }
       const auto now = Clock::now();
       if (!connected_) {
+        check_handshake();
         if (now - connect_started_ > std::chrono::milliseconds(config_.actors.connect_timeout_ms)) {
-          throw Error(fmt::format("actor {}: no answer from the learner at {} for {} ms", actor_id_, endpoint_,
-                                  config_.actors.connect_timeout_ms),
-                      "start `rlvr learner` first, or check --learner / learner.endpoint");
+          throw Error(fmt::format("actor {}: no answer from the learner at {} for {} ms{}", actor_id_, endpoint_,
+                                  config_.actors.connect_timeout_ms,
+                                  handshake_failure_.empty() ? "" : "; " + handshake_failure_),
+                      curve_.enabled() ? "start `rlvr learner` first, check --learner / learner.endpoint, and that "
+                                         "security.server_public_key is the learner's key"
+                                       : "start `rlvr learner` first, or check --learner / learner.endpoint; a "
+                                         "learner that uses CURVE needs security.server_public_key here");
         }
         if (now - last_hello_ > std::chrono::milliseconds(1000)) {
           proto::Hello h;
@@ -185,6 +194,21 @@ class Network {
       if (auto r = socket_->receive(20, wire_)) handle(*r);
       if (connected_) tick();
     }
+  }
+
+  // A CURVE handshake that failed: a refused key is final (the learner will refuse it again); a
+  // mismatch may be a learner restarting, so it is remembered for the connect-timeout message.
+  void check_handshake() {
+    auto why = socket_->handshake_failure();
+    if (!why) return;
+    if (why->find("refused this actor's CURVE key") != std::string::npos) {
+      throw Error(fmt::format("actor {}: {}", actor_id_, *why),
+                  fmt::format("add this actor's public key {} (the .public beside {}) to the learner's "
+                              "security.authorized_keys",
+                              proto::key_tag(curve_.public_key), config_.security.client_secret_key));
+    }
+    if (handshake_failure_.empty()) RLVR_LOG_WARN("actor {}: {}", actor_id_, *why);
+    handshake_failure_ = *why;
   }
 
   void tick() {
@@ -441,6 +465,8 @@ class Network {
   int attempt_ = 0;
   std::string model_fp_, config_fp_, host_;
   proto::ProtocolLimits wire_;
+  proto::CurveOptions curve_;       // empty: plain transport (loopback)
+  std::string handshake_failure_;  // the last failed CURVE handshake, if any
   proto::Context ctx_;
   std::optional<proto::Socket> socket_;
   bool connected_ = false, request_outstanding_ = false;
@@ -657,7 +683,7 @@ ActorResult run_actor(const core::Config& config, int64_t actor_id, const std::s
   for (auto& t : scoring_tasks) t.get();
   ActorResult result;
   std::lock_guard<std::mutex> lock(shared.mu);
-  if (!shared.fatal.empty()) throw Error(shared.fatal);
+  if (!shared.fatal.empty()) throw Error(shared.fatal, shared.fatal_hint);
   result.units_sent = shared.units_sent;
   result.tokens = shared.tokens;
   result.weight_versions = shared.versions_applied;

@@ -27,6 +27,7 @@
 #include "core/model/model_config.h"
 #include "core/protocol/fingerprint.h"
 #include "core/protocol/protocol.h"
+#include "core/protocol/security.h"
 #include "core/protocol/transport.h"
 #include "core/run_dir.h"
 #include "core/tokenizer/chat_template.h"
@@ -171,11 +172,14 @@ class Network {
     wire_.max_frame_bytes = static_cast<uint64_t>(config.learner.max_message_bytes);
     wire_.max_chunk_bytes = static_cast<uint64_t>(config.learner.weight_chunk_bytes);
     wire_.max_tokens = static_cast<uint64_t>(std::max<int64_t>(limits.max_positions, 1));
+    // A ROLLOUTS message is one unit: one group of num_samples_per_prompt samples.
+    wire_.max_samples = static_cast<uint64_t>(config.generation.num_samples_per_prompt);
   }
 
   // Binds (throws rlvr::Error when it cannot) so the caller learns about a taken port at once.
-  void bind(proto::Context& ctx) {
+  void bind(proto::Context& ctx, const proto::CurveOptions& curve) {
     proto::SocketOptions so;
+    so.curve = curve;
     so.max_message_bytes = config_.learner.max_message_bytes;
     so.heartbeat_ms = config_.learner.heartbeat_ms;
     so.heartbeat_timeout_ms = config_.learner.heartbeat_timeout_ms;
@@ -617,6 +621,8 @@ ServiceResult run_service(const core::Config& config) {
              "rl.rollout_batch_size {} is not a multiple of generation.num_samples_per_prompt {}; expected whole "
              "groups per step", rl.rollout_batch_size, n);
   const int64_t groups_per_step = rl.rollout_batch_size / n;
+  // Refuses an unauthenticated non-loopback endpoint before anything is loaded or written.
+  const proto::LearnerSecurity security = proto::learner_security(config, config.learner.endpoint);
 
   const std::string tokenizer_path =
       config.model.tokenizer.empty() ? config.model.path + "/tokenizer.json" : config.model.tokenizer;
@@ -695,12 +701,18 @@ ServiceResult run_service(const core::Config& config) {
   const uint64_t session = (static_cast<uint64_t>(rd()) << 32) ^ rd() ^ static_cast<uint64_t>(::getpid());
   // The context outlives every socket (zmq_ctx_term waits for open sockets).
   proto::Context ctx;
+  // The ZAP handler exists before the socket binds (without one, libzmq lets any CURVE client in)
+  // and is destroyed after the network thread's socket.
+  std::optional<proto::Authenticator> auth;
+  if (security.curve.enabled()) auth.emplace(ctx, security.authorized);
   Network net(config, shared, prompts, learner.policy_manifest(), learner.limits(), session,
               proto::model_fingerprint(config), proto::config_fingerprint(config));
-  net.bind(ctx);
-  if (!proto::is_loopback_endpoint(config.learner.endpoint)) {
-    RLVR_LOG_WARN("learner.endpoint {} is not loopback: the transport is not authenticated yet (CURVE is a later "
-                  "issue); only run it on a trusted network", config.learner.endpoint);
+  net.bind(ctx, security.curve);
+  if (auth) {
+    RLVR_LOG_INFO("CURVE on: learner key {}, {} authorized actor key(s) from {}", proto::key_tag(security.curve.public_key),
+                  security.authorized.size(), config.security.authorized_keys);
+  } else {
+    RLVR_LOG_INFO("plain transport on loopback endpoint {} (no CURVE keys set)", config.learner.endpoint);
   }
   RLVR_LOG_INFO("rlvr learner: run '{}' on {} ({} prompts from {}, {} groups of {} per step, max_staleness {}, {}, "
                 "{} threads), output {}",
@@ -806,6 +818,7 @@ ServiceResult run_service(const core::Config& config) {
       const double window = std::max(1e-9, seconds_since(window_start));
       auto& mt = step.metrics;
       mt["actors/alive"] = static_cast<double>(shared.actors_alive.load());
+      if (auth) mt["security/handshakes_rejected"] = static_cast<double>(auth->rejected());
       mt["rollouts/groups_per_s"] = static_cast<double>(c.received_groups - window_groups) / window;
       mt["rollouts/generated_tokens_per_s"] = static_cast<double>(c.generated_tokens - window_tokens) / window;
       window_groups = c.received_groups;
@@ -886,6 +899,9 @@ ServiceResult run_service(const core::Config& config) {
     j["messages_malformed"] = shared.counters.malformed;
     j["actors_joined"] = shared.counters.actors_joined;
     j["actors_lost"] = shared.counters.actors_lost;
+    j["security"] = {{"curve", auth.has_value()},
+                     {"handshakes_accepted", auth ? auth->accepted() : 0},
+                     {"handshakes_rejected", auth ? auth->rejected() : 0}};
     if (!collapsed.empty()) j["stopped"] = collapsed;
     core::write_file_atomic(out_dir + "/summary.json", j.dump(2) + "\n");
   }

@@ -467,6 +467,35 @@ struct ActorsConfig {
   }
 };
 
+// CURVE authentication and encryption of the learner-actor transport (docs/SECURITY.md). Key
+// files come from `rlvr keys generate`. A learner whose endpoint is not loopback refuses to start
+// without server_secret_key and authorized_keys; actors then need server_public_key and
+// client_secret_key.
+struct SecurityConfig {
+  std::string server_secret_key;
+  std::string authorized_keys;
+  std::string server_public_key;
+  std::string client_secret_key;
+  bool require_on_loopback = false;
+
+  void visit(SchemaVisitor& v) {
+    v.field("server_secret_key", server_secret_key,
+            "Learner: its secret key file (<name>.secret, mode 0600). Set: CURVE on; empty: plain transport, "
+            "loopback endpoints only.");
+    v.field("authorized_keys", authorized_keys,
+            "Learner: the actors it accepts: a file with one public key per line, or a directory of *.public "
+            "files. Required with server_secret_key.");
+    v.field("server_public_key", server_public_key,
+            "Actors: the learner's public key file (<name>.public). Set: CURVE on; empty: plain transport, loopback "
+            "endpoints only.");
+    v.field("client_secret_key", client_secret_key,
+            "Actors: this actor's secret key file; its public half must be in the learner's authorized_keys. "
+            "Required with server_public_key.");
+    v.field("require_on_loopback", require_on_loopback,
+            "Refuse a plain transport on loopback endpoints too (by default loopback runs need no keys).");
+  }
+};
+
 // The whole configuration.
 struct Config {
   RunConfig run;
@@ -479,6 +508,7 @@ struct Config {
   RlConfig rl;
   LearnerConfig learner;
   ActorsConfig actors;
+  SecurityConfig security;
 
   void visit(SchemaVisitor& v) {
     v.section("run", run, "Where and how the run executes.");
@@ -491,6 +521,7 @@ struct Config {
     v.section("rl", rl, "The RL learner: rewards, advantages, PPO/GRPO losses, KL, critic (docs/RL.md).");
     v.section("learner", learner, "The learner process: endpoint, heartbeats, transport limits (docs/PROTOCOL.md).");
     v.section("actors", actors, "The actor processes and `rlvr launch`.");
+    v.section("security", security, "CURVE keys of the learner-actor transport (docs/SECURITY.md).");
   }
 };
 

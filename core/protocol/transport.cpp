@@ -1,11 +1,17 @@
 // ZeroMQ sockets for the wire protocol (see transport.h).
 #include "core/protocol/transport.h"
 
+#include <atomic>
+#include <cstring>
+#include <set>
+#include <thread>
 #include <vector>
 
 #include <zmq.hpp>
 
 #include "core/error.h"
+#include "core/log.h"
+#include "core/protocol/security.h"
 
 namespace rlvr::core::protocol {
 
@@ -21,6 +27,9 @@ struct Socket::Impl {
   zmq::socket_t socket;
   bool router = false;
   std::string endpoint;
+  // DEALER with CURVE: a PAIR socket receiving the handshake-failure events of `socket`
+  // (destroyed before it).
+  std::optional<zmq::socket_t> monitor;
 };
 
 namespace {
@@ -47,6 +56,8 @@ Socket::~Socket() = default;
 
 const std::string& Socket::endpoint() const { return impl_->endpoint; }
 
+std::string Socket::bound_endpoint() const { return impl_->socket.get(zmq::sockopt::last_endpoint); }
+
 void Socket::close(int64_t linger_ms) {
   if (!impl_ || !impl_->socket) return;
   try {
@@ -62,6 +73,11 @@ Socket Socket::bind_router(Context& ctx, const std::string& endpoint, const Sock
     apply_common(impl->socket, options);
     // A send to a peer that is gone fails (EHOSTUNREACH) instead of being dropped silently.
     impl->socket.set(zmq::sockopt::router_mandatory, 1);
+    if (options.curve.enabled()) {
+      impl->socket.set(zmq::sockopt::curve_server, 1);
+      impl->socket.set(zmq::sockopt::curve_secretkey, options.curve.secret_key);
+      impl->socket.set(zmq::sockopt::zap_domain, "rlvr");
+    }
     impl->socket.bind(endpoint);
   } catch (const zmq::error_t& e) {
     throw Error(fmt::format("learner.endpoint {}: cannot bind: {}", endpoint, e.what()),
@@ -79,6 +95,20 @@ Socket Socket::connect_dealer(Context& ctx, const std::string& endpoint, const S
     impl->socket.set(zmq::sockopt::immediate, 1);  // queue only for a completed connection
     impl->socket.set(zmq::sockopt::reconnect_ivl, 100);
     impl->socket.set(zmq::sockopt::reconnect_ivl_max, 2000);
+    if (options.curve.enabled()) {
+      impl->socket.set(zmq::sockopt::curve_serverkey, options.curve.server_key);
+      impl->socket.set(zmq::sockopt::curve_publickey, options.curve.public_key);
+      impl->socket.set(zmq::sockopt::curve_secretkey, options.curve.secret_key);
+      const std::string monitor = fmt::format("inproc://rlvr-monitor-{}", static_cast<const void*>(impl.get()));
+      if (zmq_socket_monitor(impl->socket.handle(), monitor.c_str(),
+                             ZMQ_EVENT_HANDSHAKE_FAILED_AUTH | ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL |
+                                 ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL) != 0) {
+        throw zmq::error_t();
+      }
+      impl->monitor.emplace(ctx.impl_->ctx, zmq::socket_type::pair);
+      impl->monitor->set(zmq::sockopt::linger, 0);
+      impl->monitor->connect(monitor);
+    }
     impl->socket.connect(endpoint);
   } catch (const zmq::error_t& e) {
     throw Error(fmt::format("learner endpoint {}: cannot connect: {}", endpoint, e.what()),
@@ -172,6 +202,117 @@ std::optional<Received> Socket::receive(int64_t timeout_ms, const ProtocolLimits
   r.result = decode(frames, limits);
   return r;
 }
+
+std::optional<std::string> Socket::handshake_failure() {
+  if (!impl_ || !impl_->monitor) return std::nullopt;
+  std::optional<std::string> out;
+  while (true) {
+    zmq::message_t head, address;
+    if (!impl_->monitor->recv(head, zmq::recv_flags::dontwait)) break;
+    if (head.more()) (void)impl_->monitor->recv(address, zmq::recv_flags::dontwait);
+    if (head.size() < 6) continue;
+    uint16_t event = 0;
+    uint32_t value = 0;
+    std::memcpy(&event, head.data(), 2);
+    std::memcpy(&value, static_cast<const char*>(head.data()) + 2, 4);
+    if (event == ZMQ_EVENT_HANDSHAKE_FAILED_AUTH) {
+      out = fmt::format("the learner at {} refused this actor's CURVE key (ZAP status {})", impl_->endpoint, value);
+    } else if (event == ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL || event == ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL) {
+      out = fmt::format("the CURVE handshake with the learner at {} failed (libzmq event {}, code {:#x}): the "
+                        "learner may not use CURVE, or its public key differs from security.server_public_key",
+                        impl_->endpoint, event, value);
+    }
+  }
+  return out;
+}
+
+// --- Authenticator ---
+
+struct Authenticator::Impl {
+  Impl(zmq::context_t& ctx, const std::vector<std::string>& keys) : socket(ctx, zmq::socket_type::rep) {
+    for (const auto& k : keys) allowed.insert(k);
+    socket.set(zmq::sockopt::linger, 0);
+    try {
+      socket.bind("inproc://zeromq.zap.01");
+    } catch (const zmq::error_t& e) {
+      throw Error(fmt::format("cannot start the CURVE authenticator: {}", e.what()));
+    }
+    thread = std::thread([this] { run(); });
+  }
+  ~Impl() {
+    stop = true;
+    if (thread.joinable()) thread.join();
+  }
+
+  void run() {
+    zmq::pollitem_t item{socket.handle(), 0, ZMQ_POLLIN, 0};
+    while (!stop) {
+      try {
+        if (zmq::poll(&item, 1, std::chrono::milliseconds(100)) <= 0) continue;
+        std::vector<zmq::message_t> frames;
+        while (true) {
+          zmq::message_t m;
+          if (!socket.recv(m, zmq::recv_flags::dontwait)) break;
+          const bool more = m.more();
+          if (frames.size() < 16) frames.push_back(std::move(m));
+          if (!more) break;
+        }
+        reply(frames);
+      } catch (const zmq::error_t& e) {
+        if (e.num() == ETERM) return;
+        if (e.num() != EINTR) RLVR_LOG_WARN("CURVE authenticator: {}", e.what());
+      }
+    }
+  }
+
+  // RFC 27: version, request id, domain, address, identity, mechanism, credentials...
+  void reply(const std::vector<zmq::message_t>& f) {
+    std::string request_id = f.size() > 1 ? f[1].to_string() : std::string();
+    const std::string address = f.size() > 3 ? f[3].to_string() : "?";
+    const std::string mechanism = f.size() > 5 ? f[5].to_string() : "?";
+    bool ok = false;
+    std::string why;
+    if (f.size() < 6 || f[0].to_string() != "1.0") {
+      why = "a malformed ZAP request";
+    } else if (mechanism != "CURVE" || f.size() < 7 || f[6].size() != 32) {
+      why = fmt::format("mechanism {} (expected CURVE)", mechanism);
+    } else {
+      char z85[41] = {0};
+      zmq_z85_encode(z85, static_cast<const uint8_t*>(f[6].data()), 32);
+      ok = allowed.count(z85) > 0;
+      if (!ok) why = fmt::format("CURVE key {} is not in security.authorized_keys", key_tag(z85));
+    }
+    if (ok) {
+      ++accepted;
+    } else {
+      const int64_t n = ++rejected;
+      // Logged, but a stranger retrying in a loop cannot flood the log.
+      if (n <= 20 || n % 1000 == 0) {
+        RLVR_LOG_WARN("refused a connection from {}: {} (refusal {})", address, why, n);
+      }
+    }
+    const std::string status = ok ? "200" : "400";
+    const std::string text = ok ? "OK" : why;
+    socket.send(zmq::buffer(std::string("1.0")), zmq::send_flags::sndmore);
+    socket.send(zmq::buffer(request_id), zmq::send_flags::sndmore);
+    socket.send(zmq::buffer(status), zmq::send_flags::sndmore);
+    socket.send(zmq::buffer(text), zmq::send_flags::sndmore);
+    socket.send(zmq::str_buffer(""), zmq::send_flags::sndmore);  // user id
+    socket.send(zmq::str_buffer(""), zmq::send_flags::none);     // metadata
+  }
+
+  zmq::socket_t socket;
+  std::set<std::string> allowed;
+  std::atomic<bool> stop{false};
+  std::atomic<int64_t> accepted{0}, rejected{0};
+  std::thread thread;
+};
+
+Authenticator::Authenticator(Context& ctx, const std::vector<std::string>& allowed)
+    : impl_(std::make_unique<Impl>(ctx.impl_->ctx, allowed)) {}
+Authenticator::~Authenticator() = default;
+int64_t Authenticator::accepted() const { return impl_->accepted; }
+int64_t Authenticator::rejected() const { return impl_->rejected; }
 
 bool is_loopback_endpoint(const std::string& endpoint) {
   if (endpoint.rfind("ipc://", 0) == 0 || endpoint.rfind("inproc://", 0) == 0) return true;

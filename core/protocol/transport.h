@@ -12,6 +12,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "core/protocol/protocol.h"
 
@@ -27,8 +28,18 @@ class Context {
 
  private:
   friend class Socket;
+  friend class Authenticator;
   struct Impl;
   std::unique_ptr<Impl> impl_;
+};
+
+// CURVE encryption and authentication of a socket (docs/SECURITY.md); keys are Z85 text
+// (core/protocol/security.h). Default (empty secret_key): plain ZMTP, no authentication.
+struct CurveOptions {
+  std::string secret_key;  // this side's secret key
+  std::string public_key;  // this side's public key
+  std::string server_key;  // DEALER only: the learner's public key
+  bool enabled() const { return !secret_key.empty(); }
 };
 
 struct SocketOptions {
@@ -37,6 +48,7 @@ struct SocketOptions {
   int64_t heartbeat_timeout_ms = 10000;     // ZMQ_HEARTBEAT_TIMEOUT
   int64_t send_hwm = 10000;                 // queued outgoing messages per peer before sends would block
   std::string routing_id;                   // DEALER: its identity at the ROUTER
+  CurveOptions curve;                       // ROUTER: CURVE server (needs an Authenticator); DEALER: client
 };
 
 // A received message: the peer (ROUTER identity; empty on a DEALER), the decoded message or the
@@ -73,10 +85,39 @@ class Socket {
   void close(int64_t linger_ms);
 
   const std::string& endpoint() const;
+  // The address libzmq bound or connected last (ZMQ_LAST_ENDPOINT): tcp://127.0.0.1:* becomes the
+  // port the system chose.
+  std::string bound_endpoint() const;
+
+  // DEALER with CURVE: why the last handshake with the learner failed (the learner refused this
+  // key, or the two sides' keys do not match), from libzmq's socket monitor; nullopt when no
+  // handshake failed since the last call. Never blocks.
+  std::optional<std::string> handshake_failure();
 
  private:
   struct Impl;
   explicit Socket(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+// The learner's ZAP handler (ZeroMQ RFC 27): while it exists, a CURVE client may finish its
+// handshake with any CURVE ROUTER of `ctx` only when its public key is one of `allowed` (Z85).
+// Each refusal is logged (peer address and the key's first characters) and counted. Create it
+// before the ROUTER binds and destroy it after the ROUTER closes, before `ctx`.
+// Thread-safe (counters are atomic); owns one thread. Not copyable.
+class Authenticator {
+ public:
+  // Throws rlvr::Error when another handler is bound in `ctx`.
+  Authenticator(Context& ctx, const std::vector<std::string>& allowed);
+  ~Authenticator();
+  Authenticator(const Authenticator&) = delete;
+  Authenticator& operator=(const Authenticator&) = delete;
+
+  int64_t accepted() const;  // handshakes allowed so far
+  int64_t rejected() const;  // handshakes refused so far (unknown key or not CURVE)
+
+ private:
+  struct Impl;
   std::unique_ptr<Impl> impl_;
 };
 

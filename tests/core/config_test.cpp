@@ -53,7 +53,7 @@ TEST(Config, UnknownKeyNamesPositionAndSuggests) {
 
 TEST(Config, UnknownTopLevelKeyWithoutCloseMatchListsKnownKeys) {
   EXPECT_EQ(error_message([] { load_text("zzzzzzzz: 1\n"); }),
-            "test.yaml:1:1: unknown key 'zzzzzzzz'; known keys: base, run, model, verifiers, train, optim, dpo, generation, rl, learner, actors");
+            "test.yaml:1:1: unknown key 'zzzzzzzz'; known keys: base, run, model, verifiers, train, optim, dpo, generation, rl, learner, actors, security");
   EXPECT_EQ(error_message([] { load_text("mdel:\n  path: x\n"); }),
             "test.yaml:1:1: unknown key 'mdel'; did you mean 'model'?");
 }

@@ -518,5 +518,65 @@ TEST_F(LiveRl, ARunWithoutLearningSignalStopsWithAClearMessage) {
   EXPECT_TRUE(fs::exists(run_dir() + "/final/config.json"));
 }
 
+// --- CURVE (docs/SECURITY.md) ---
+
+// Off loopback, neither side starts without keys: the learner refuses before it loads anything.
+TEST_F(LiveRl, ANonLoopbackEndpointWithoutKeysIsRefusedByLearnerAndActor) {
+  const std::string cfg = write_config("");
+  Proc learner(rlvr_ + " learner --config " + cfg + " --set learner.endpoint=tcp://0.0.0.0:47911",
+               dir_.path() + "/learner.log");
+  EXPECT_EQ(learner.wait(std::chrono::seconds(60)), 1);
+  std::string log = slurp(dir_.path() + "/learner.log");
+  EXPECT_NE(log.find("learner: endpoint tcp://0.0.0.0:47911 is not loopback; refusing a plain transport"),
+            std::string::npos)
+      << log;
+  EXPECT_NE(log.find("set security.server_secret_key and security.authorized_keys"), std::string::npos) << log;
+  EXPECT_FALSE(fs::exists(run_dir() + "/config.yaml")) << "nothing was written";
+  Proc actor(rlvr_ + " actor --config " + cfg + " --learner tcp://192.0.2.1:47911", dir_.path() + "/actor.log");
+  EXPECT_EQ(actor.wait(std::chrono::seconds(60)), 1);
+  log = slurp(dir_.path() + "/actor.log");
+  EXPECT_NE(log.find("actor: endpoint tcp://192.0.2.1:47911 is not loopback"), std::string::npos) << log;
+}
+
+// A CURVE run (required here even on loopback): the launched, authorized actor trains; an actor
+// with a key the learner does not know is refused, told so, logged and counted.
+TEST_F(LiveRl, ACurveRunTrainsWithAuthorizedActorsAndRefusesAnUnknownKey) {
+  const std::string keys = dir_.path() + "/keys";
+  for (const char* name : {"learner", "actor", "stranger"}) {
+    auto r = rlvr::testing::run_command(rlvr_ + " keys generate --out " + keys + " --name " + name);
+    ASSERT_EQ(r.exit_code, 0) << r.output;
+  }
+  fs::create_directories(keys + "/authorized");
+  fs::copy_file(keys + "/actor.public", keys + "/authorized/actor.public");
+  const std::string cfg = write_config(fmt::format(
+      "security:\n  server_secret_key: {0}/learner.secret\n  authorized_keys: {0}/authorized\n"
+      "  server_public_key: {0}/learner.public\n  client_secret_key: {0}/actor.secret\n  require_on_loopback: true\n",
+      keys));
+  // The stranger starts first and keeps trying until the learner is up, so it is refused while
+  // the run is on whatever the machine's speed.
+  Proc stranger(rlvr_ + " actor --config " + cfg + " --id 7 --set security.client_secret_key=" + keys +
+                    "/stranger.secret",
+                dir_.path() + "/stranger.log");
+  Proc launch(rlvr_ + " launch --config " + cfg + " --set actors.count=1 --set rl.total_steps=12",
+              dir_.path() + "/launch.log");
+  EXPECT_EQ(stranger.wait(std::chrono::seconds(120)), 1);
+  const std::string slog = slurp(dir_.path() + "/stranger.log");
+  EXPECT_NE(slog.find("actor 7: the learner at ipc://"), std::string::npos) << slog;
+  EXPECT_NE(slog.find("refused this actor's CURVE key (ZAP status 400)"), std::string::npos) << slog;
+  EXPECT_NE(slog.find("to the learner's security.authorized_keys"), std::string::npos) << slog;
+  ASSERT_EQ(launch.wait(std::chrono::seconds(180)), 0) << slurp(dir_.path() + "/launch.log");
+  auto summary = nlohmann::json::parse(core::read_file(run_dir() + "/summary.json"));
+  EXPECT_EQ(summary["steps"], 12);
+  EXPECT_TRUE(summary["accounting"]["balanced"].get<bool>()) << summary.dump(2);
+  EXPECT_EQ(summary["security"]["curve"], true);
+  EXPECT_GE(summary["security"]["handshakes_accepted"].get<int64_t>(), 1);
+  EXPECT_GE(summary["security"]["handshakes_rejected"].get<int64_t>(), 1);
+  const std::string log = slurp(dir_.path() + "/launch.log");
+  EXPECT_NE(log.find("CURVE on: learner key "), std::string::npos) << log;
+  EXPECT_NE(log.find("refused a connection from "), std::string::npos) << log;
+  EXPECT_NE(log.find("is not in security.authorized_keys"), std::string::npos) << log;
+  EXPECT_GE(jsonl(run_dir() + "/metrics.jsonl").back()["security/handshakes_rejected"].get<double>(), 1.0);
+}
+
 }  // namespace
 }  // namespace rlvr::learner

@@ -31,7 +31,8 @@ double seconds_since(Clock::time_point t) { return std::chrono::duration<double>
 
 // Keys that may change between runs of a finished stage without making it a different stage.
 bool volatile_key(const std::string& key) {
-  return key == "run.log_level" || key == "run.threads" || key == "actors.threads" || key.rfind("learner.", 0) == 0;
+  return key == "run.log_level" || key == "run.threads" || key == "actors.threads" || key.rfind("learner.", 0) == 0 ||
+         key.rfind("security.", 0) == 0;
 }
 
 json settings_of(const core::Config& config) {
