@@ -115,13 +115,13 @@ std::vector<Sample> Sampler::Impl::generate(const std::vector<std::vector<int32_
   params.validate();
   RLVR_CHECK(params.stop.empty() || tokenizer != nullptr, "stop strings need a tokenizer");
   const auto& cfg = model->config();
-  const int64_t vocab = cfg.vocab_size, max_pos = cfg.max_position_embeddings;
+  const int64_t vocab = cfg.vocab_size, max_pos = cfg.max_positions();
   int64_t max_prompt = 0;
   for (size_t i = 0; i < prompts.size(); ++i) {
     const int64_t P = static_cast<int64_t>(prompts[i].size());
     RLVR_CHECK(P >= 1, "prompt {} is empty", i);
     RLVR_CHECK(P < max_pos,
-               "prompt {} has {} tokens; the model's max_position_embeddings ({}) leaves no room to generate",
+               "prompt {} has {} tokens; the model's context ({} positions) leaves no room to generate",
                i, P, max_pos);
     for (int32_t t : prompts[i]) {
       RLVR_CHECK(t >= 0 && t < vocab, "prompt {}: token id {} outside the model vocabulary [0, {})", i, t, vocab);

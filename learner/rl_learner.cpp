@@ -223,7 +223,7 @@ int64_t RlLearner::version() const { return impl_->version; }
 core::RolloutLimits RlLearner::limits() const {
   core::RolloutLimits l;
   l.vocab_size = impl_->policy->config().vocab_size;
-  l.max_positions = impl_->policy->config().max_position_embeddings;
+  l.max_positions = impl_->policy->config().max_positions();
   l.max_version = impl_->version;
   l.max_completion_tokens = impl_->config.generation.max_new_tokens;
   return l;
@@ -258,7 +258,7 @@ RlStepResult RlLearner::Impl::step(const std::vector<core::RolloutSample>& sampl
   RLVR_CHECK(!samples.empty(), "RL learner step {}: the rollout batch is empty", version + 1);
   core::RolloutLimits lim;
   lim.vocab_size = policy->config().vocab_size;
-  lim.max_positions = policy->config().max_position_embeddings;
+  lim.max_positions = policy->config().max_positions();
   lim.max_version = version;
   lim.max_completion_tokens = config.generation.max_new_tokens;
   for (const auto& s : samples) core::validate_rollout(s, lim);

@@ -128,7 +128,7 @@ RlRunResult run_replay(const core::Config& config, const std::string& rollouts_p
     const core::TransformerConfig mc = core::load_transformer_config(config.model.path + "/config.json");
     core::RolloutLimits lim;
     lim.vocab_size = mc.vocab_size;
-    lim.max_positions = mc.max_position_embeddings;
+    lim.max_positions = mc.max_positions();
     lim.max_completion_tokens = config.generation.max_new_tokens;
     for (size_t i = 0; i < records.size(); ++i) {
       if (auto problem = core::rollout_problem(records[i], lim)) {

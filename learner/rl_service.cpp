@@ -78,7 +78,7 @@ std::vector<PromptRow> load_prompt_table(const core::Config& config, const core:
         core::PromptExample ex = core::parse_prompt_row(row, line);
         core::ChatEncoding enc = core::apply_chat_template(tokenizer, config.model.chat_template, ex.messages, opts);
         if (static_cast<int64_t>(enc.ids.size()) >= max_positions) {
-          RLVR_LOG_WARN("{}:{}: prompt has {} tokens; the model's max_position_embeddings ({}) leaves no room; skipped",
+          RLVR_LOG_WARN("{}:{}: prompt has {} tokens; the model's context ({} positions) leaves no room; skipped",
                         config.rl.train_file, line, enc.ids.size(), max_positions);
           ++too_long;
           return;
@@ -628,7 +628,7 @@ ServiceResult run_service(const core::Config& config) {
       config.model.tokenizer.empty() ? config.model.path + "/tokenizer.json" : config.model.tokenizer;
   core::Tokenizer tokenizer = core::Tokenizer::from_file(tokenizer_path);
   const core::TransformerConfig mc = core::load_transformer_config(config.model.path + "/config.json");
-  const std::vector<PromptRow> prompts = load_prompt_table(config, tokenizer, mc.max_position_embeddings);
+  const std::vector<PromptRow> prompts = load_prompt_table(config, tokenizer, mc.max_positions());
 
   const RunFingerprint fingerprint = fingerprint_rl_run(config, "rl.train_file", rl.train_file);
   const RlRunStart start = start_rl_run_dir(config, fingerprint);

@@ -266,9 +266,9 @@ TrainResult run(const core::Config& config) {
 
   TokenizeSettings settings;
   settings.chat_template = config.model.chat_template;
-  settings.max_seq_len = std::min<int64_t>(tc.max_seq_len, model->config().max_position_embeddings);
+  settings.max_seq_len = std::min<int64_t>(tc.max_seq_len, model->config().max_positions());
   if (settings.max_seq_len < tc.max_seq_len) {
-    RLVR_LOG_WARN("train.max_seq_len {} exceeds the model's max_position_embeddings; using {}", tc.max_seq_len,
+    RLVR_LOG_WARN("train.max_seq_len {} exceeds the model's context; using {}", tc.max_seq_len,
                   settings.max_seq_len);
   }
   settings.on_bad_row = core::parse_bad_row_policy(tc.on_bad_row);

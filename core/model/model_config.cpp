@@ -1,6 +1,8 @@
 // config.json <-> TransformerConfig.
 #include "core/model/model_config.h"
 
+#include <algorithm>
+#include <cmath>
 #include <set>
 
 #include "core/error.h"
@@ -68,6 +70,63 @@ std::vector<int64_t> get_ids(const json& j, const char* key, const std::string& 
                           key, v.dump()));
 }
 
+// config.json's rope_scaling (null, or an object with "rope_type" or the older "type").
+RopeScaling parse_rope_scaling(const json& r, const std::string& src) {
+  RopeScaling out;
+  if (r.is_null()) return out;
+  RLVR_CHECK(r.is_object(), "{}: field 'rope_scaling' must be null or an object, got {}", src, r.dump());
+  const json* type = r.contains("rope_type") ? &r.at("rope_type") : r.contains("type") ? &r.at("type") : nullptr;
+  RLVR_CHECK(type && type->is_string(), "{}: field 'rope_scaling' = {} has no 'rope_type' (or 'type') string", src,
+             r.dump());
+  out.type = type->get<std::string>();
+  out.json = r;
+  if (out.type == "default") {
+    out.type.clear();
+    return out;
+  }
+  RLVR_CHECK(out.type == "linear" || out.type == "dynamic" || out.type == "llama3" || out.type == "yarn",
+             "{}: rope_scaling type '{}' is not supported; supported: default, linear, dynamic, llama3, yarn", src,
+             out.type);
+  auto number = [&](const char* key, bool required, double fallback) {
+    if (!r.contains(key) || r.at(key).is_null()) {
+      RLVR_CHECK(!required, "{}: rope_scaling ({}) needs '{}'", src, out.type, key);
+      return fallback;
+    }
+    RLVR_CHECK(r.at(key).is_number() && std::isfinite(r.at(key).get<double>()),
+               "{}: rope_scaling.{} must be a finite number, got {}", src, key, r.at(key).dump());
+    return r.at(key).get<double>();
+  };
+  out.factor = number("factor", true, 1.0);
+  RLVR_CHECK(out.factor >= 1.0 && out.factor <= 1024.0, "{}: rope_scaling.factor must be from 1 to 1024, got {}", src,
+             out.factor);
+  const bool llama3 = out.type == "llama3";
+  out.low_freq_factor = number("low_freq_factor", llama3, 1.0);
+  out.high_freq_factor = number("high_freq_factor", llama3, 4.0);
+  const double original = number("original_max_position_embeddings", llama3, 0.0);
+  RLVR_CHECK(original >= 0 && original <= (1 << 22) && original == std::floor(original),
+             "{}: rope_scaling.original_max_position_embeddings must be a whole number of positions, got {}", src,
+             original);
+  out.original_max_position_embeddings = static_cast<int64_t>(original);
+  if (llama3) {
+    RLVR_CHECK(out.original_max_position_embeddings >= 1 && out.low_freq_factor > 0 &&
+                   out.high_freq_factor > out.low_freq_factor,
+               "{}: rope_scaling (llama3) needs original_max_position_embeddings >= 1 and 0 < low_freq_factor < "
+               "high_freq_factor, got {}",
+               src, r.dump());
+  }
+  if (out.type == "yarn") {
+    // transformers reads `beta_fast or 32`: a 0 means the default.
+    out.beta_fast = number("beta_fast", false, 32.0);
+    out.beta_slow = number("beta_slow", false, 1.0);
+    if (out.beta_fast == 0) out.beta_fast = 32.0;
+    if (out.beta_slow == 0) out.beta_slow = 1.0;
+    RLVR_CHECK(out.beta_fast > 0 && out.beta_slow > 0, "{}: rope_scaling.beta_fast and beta_slow must be > 0", src);
+    out.attention_factor = number("attention_factor", false, 0.0);
+    RLVR_CHECK(out.attention_factor >= 0, "{}: rope_scaling.attention_factor must be >= 0", src);
+  }
+  return out;
+}
+
 json ids_to_json(const std::vector<int64_t>& ids) {
   if (ids.empty()) return nullptr;
   if (ids.size() == 1) return ids[0];
@@ -76,20 +135,31 @@ json ids_to_json(const std::vector<int64_t>& ids) {
 
 }  // namespace
 
+int64_t TransformerConfig::max_positions() const {
+  const auto& r = rope_scaling;
+  if (r.type == "linear" || r.type == "dynamic" || r.type == "yarn") {
+    const int64_t original =
+        r.original_max_position_embeddings > 0 ? r.original_max_position_embeddings : max_position_embeddings;
+    return std::max<int64_t>(max_position_embeddings, static_cast<int64_t>(std::floor(r.factor * static_cast<double>(original))));
+  }
+  return max_position_embeddings;
+}
+
 int64_t TransformerConfig::num_parameters() const {
   const int64_t h = hidden_size, q = num_attention_heads * head_dim, kv = num_key_value_heads * head_dim;
   int64_t attn = h * q + 2 * h * kv + q * h;
   if (qkv_bias()) attn += q + 2 * kv;
   if (o_bias()) attn += h;
   int64_t mlp = 3 * h * intermediate_size + (mlp_bias ? 2 * intermediate_size + h : 0);
+  if (qk_norm()) attn += 2 * head_dim;
   int64_t layer = attn + mlp + 2 * h;
   int64_t emb = vocab_size * h;
   return emb * (tie_word_embeddings ? 1 : 2) + num_hidden_layers * layer + h;
 }
 
 void TransformerConfig::validate(const std::string& src) const {
-  RLVR_CHECK(model_type == "llama" || model_type == "qwen2",
-             "{}: field 'model_type' is '{}'; supported: llama, qwen2", src, model_type);
+  RLVR_CHECK(model_type == "llama" || model_type == "qwen2" || model_type == "qwen3" || model_type == "mistral",
+             "{}: field 'model_type' is '{}'; supported: llama, qwen2, qwen3, mistral", src, model_type);
   RLVR_CHECK(vocab_size >= 1, "{}: field 'vocab_size' must be >= 1, got {}", src, vocab_size);
   RLVR_CHECK(hidden_size >= 1, "{}: field 'hidden_size' must be >= 1, got {}", src, hidden_size);
   RLVR_CHECK(intermediate_size >= 1, "{}: field 'intermediate_size' must be >= 1, got {}", src,
@@ -108,9 +178,9 @@ void TransformerConfig::validate(const std::string& src) const {
   RLVR_CHECK(max_position_embeddings >= 1 && max_position_embeddings <= (int64_t{1} << 22),
              "{}: field 'max_position_embeddings' is {}; expected 1 to {}", src, max_position_embeddings,
              int64_t{1} << 22);
-  RLVR_CHECK(max_position_embeddings * head_dim <= (int64_t{1} << 29),
-             "{}: rotary tables of max_position_embeddings {} x head_dim {} are implausibly large (limit 2^29 "
-             "entries)", src, max_position_embeddings, head_dim);
+  RLVR_CHECK(max_positions() <= (int64_t{1} << 22) && max_positions() * head_dim <= (int64_t{1} << 29),
+             "{}: rotary tables of {} positions x head_dim {} are implausibly large (limit 2^22 positions, 2^29 "
+             "entries)", src, max_positions(), head_dim);
   RLVR_CHECK(rms_norm_eps > 0, "{}: field 'rms_norm_eps' must be > 0, got {}", src, rms_norm_eps);
   RLVR_CHECK(rope_theta > 0, "{}: field 'rope_theta' must be > 0, got {}", src, rope_theta);
   RLVR_CHECK(hidden_act == "silu", "{}: field 'hidden_act' is '{}'; supported: silu", src, hidden_act);
@@ -147,7 +217,10 @@ TransformerConfig transformer_config_from_json(const json& j, const std::string&
       c.architectures.push_back(e.get<std::string>());
     }
   } else {
-    c.architectures = {c.model_type == "qwen2" ? "Qwen2ForCausalLM" : "LlamaForCausalLM"};
+    c.architectures = {c.model_type == "qwen2"     ? "Qwen2ForCausalLM"
+                       : c.model_type == "qwen3"   ? "Qwen3ForCausalLM"
+                       : c.model_type == "mistral" ? "MistralForCausalLM"
+                                                   : "LlamaForCausalLM"};
   }
   for (const char* key : {"vocab_size", "hidden_size", "intermediate_size", "num_hidden_layers",
                           "num_attention_heads"}) {
@@ -184,17 +257,25 @@ TransformerConfig transformer_config_from_json(const json& j, const std::string&
   if (has("bos_token_id")) c.bos_token_id = get_ids(j, "bos_token_id", src);
   if (has("eos_token_id")) c.eos_token_id = get_ids(j, "eos_token_id", src);
   if (has("pad_token_id")) c.pad_token_id = get_ids(j, "pad_token_id", src);
-  if (has("rope_scaling")) {
-    RLVR_CHECK(j.at("rope_scaling").is_null(),
-               "{}: field 'rope_scaling' = {} is not supported (only null: plain RoPE with rope_theta)",
-               src, j.at("rope_scaling").dump());
-  }
+  if (has("rope_scaling")) c.rope_scaling = parse_rope_scaling(j.at("rope_scaling"), src);
   if (has("use_sliding_window")) {
     RLVR_CHECK(!get_bool(j, "use_sliding_window", src),
-               "{}: field 'use_sliding_window' = true is not supported", src);
+               "{}: field 'use_sliding_window' = true is not supported (attention over the whole context only)", src);
   }
-  if (c.model_type == "qwen2") {
-    RLVR_CHECK(!c.mlp_bias, "{}: field 'mlp_bias' = true is not supported for qwen2", src);
+  if (has("sliding_window") && !j.at("sliding_window").is_null()) {
+    const int64_t window = get_int(j, "sliding_window", src, 1);
+    // qwen2/qwen3 carry a window that applies only with use_sliding_window (refused above); for
+    // mistral a window shorter than the context changes attention, which rlvr does not implement.
+    if (c.model_type == "mistral") {
+      RLVR_CHECK(window >= c.max_position_embeddings,
+                 "{}: field 'sliding_window' is {}, shorter than max_position_embeddings {}: sliding-window attention "
+                 "is not supported (set it to null or >= the context if the model was trained without it)",
+                 src, window, c.max_position_embeddings);
+    }
+    c.extra["sliding_window"] = window;
+  }
+  if (c.model_type == "qwen2" || c.model_type == "qwen3") {
+    RLVR_CHECK(!c.mlp_bias, "{}: field 'mlp_bias' = true is not supported for {}", src, c.model_type);
   }
   for (auto it = j.begin(); it != j.end(); ++it) {
     if (!known.count(it.key())) c.extra[it.key()] = it.value();
@@ -228,7 +309,7 @@ json transformer_config_to_json(const TransformerConfig& c) {
   j["max_position_embeddings"] = c.max_position_embeddings;
   j["rms_norm_eps"] = c.rms_norm_eps;
   j["rope_theta"] = c.rope_theta;
-  j["rope_scaling"] = nullptr;
+  j["rope_scaling"] = c.rope_scaling.type.empty() ? json(nullptr) : c.rope_scaling.json;
   j["initializer_range"] = c.initializer_range;
   j["tie_word_embeddings"] = c.tie_word_embeddings;
   j["hidden_act"] = c.hidden_act;
@@ -239,6 +320,11 @@ json transformer_config_to_json(const TransformerConfig& c) {
   j["use_cache"] = true;
   if (c.model_type == "qwen2") {
     j["use_sliding_window"] = false;
+  } else if (c.model_type == "qwen3") {
+    j["use_sliding_window"] = false;
+    j["attention_bias"] = c.attention_bias;
+    j["attention_dropout"] = 0.0;
+    j["head_dim"] = c.head_dim;
   } else {
     j["attention_bias"] = c.attention_bias;
     j["mlp_bias"] = c.mlp_bias;

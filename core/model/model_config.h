@@ -14,8 +14,24 @@ namespace rlvr::core {
 // Hyper-parameters of a decoder-only transformer of the Llama family (Llama 2/3, Qwen2,
 // SmolLM, TinyLlama, ...). Field names equal the config.json keys. A plain value type;
 // thread-compatible.
+// RoPE frequency scaling (config.json `rope_scaling`), with transformers' formulas
+// (modeling_rope_utils.py): linear divides the frequencies by `factor`; dynamic (NTK) raises the
+// base with the sequence length once it passes max_position_embeddings; llama3 (Llama 3.1/3.2)
+// blends scaled and unscaled frequencies by wavelength; yarn ramps between interpolation and
+// extrapolation and scales cos/sin by an attention factor.
+struct RopeScaling {
+  std::string type;                         // "" (none), linear, dynamic, llama3, yarn
+  double factor = 1.0;                      // all types
+  double low_freq_factor = 1.0;             // llama3
+  double high_freq_factor = 4.0;            // llama3
+  int64_t original_max_position_embeddings = 0;  // llama3 (required), yarn (optional)
+  double beta_fast = 32.0, beta_slow = 1.0;  // yarn
+  double attention_factor = 0.0;            // yarn; 0: 0.1 ln(factor) + 1
+  nlohmann::json json;                      // the object as given (null: none), written back unchanged
+};
+
 struct TransformerConfig {
-  std::string model_type = "llama";                          // "llama" or "qwen2"
+  std::string model_type = "llama";                          // llama, qwen2, qwen3 or mistral
   std::vector<std::string> architectures = {"LlamaForCausalLM"};
   int64_t vocab_size = 32000;
   int64_t hidden_size = 4096;
@@ -36,8 +52,14 @@ struct TransformerConfig {
   std::vector<int64_t> bos_token_id;       // empty: none; HF allows an int or a list
   std::vector<int64_t> eos_token_id;       // empty: none; Llama 3 uses a list
   std::vector<int64_t> pad_token_id;       // empty: none
+  RopeScaling rope_scaling;
   nlohmann::json extra = nlohmann::json::object();  // unknown keys, written back unchanged
 
+  // The longest sequence (positions 0 .. max_positions()-1) the model accepts: max_position_embeddings,
+  // or for linear, dynamic and yarn scaling factor x the original context when that is longer.
+  int64_t max_positions() const;
+  // qwen3: RMSNorm of each query and key head (q_norm, k_norm) before the rotary embedding.
+  bool qk_norm() const { return model_type == "qwen3"; }
   // Whether q/k/v (resp. o) projections carry a bias for this model_type.
   bool qkv_bias() const { return model_type == "qwen2" ? true : attention_bias; }
   bool o_bias() const { return model_type == "qwen2" ? false : attention_bias; }

@@ -60,6 +60,56 @@ void check_tokens(const at::Tensor& tokens, int64_t vocab) {
              mn < 0 ? mn : mx);
 }
 
+// transformers' inverse frequencies [head_dim / 2] (float32) for config.rope_scaling; `seq_len` is
+// the length a dynamic-NTK base is computed for (ignored by the other types).
+at::Tensor rope_inv_freq(const TransformerConfig& c, int64_t seq_len) {
+  const int64_t D = c.head_dim;
+  const auto& r = c.rope_scaling;
+  const at::Tensor exponent = at::arange(0, D, 2, at::kLong).to(at::kFloat) / static_cast<double>(D);
+  double base = c.rope_theta;
+  if (r.type == "dynamic" && seq_len > c.max_position_embeddings) {
+    const double n = static_cast<double>(seq_len), m = static_cast<double>(c.max_position_embeddings);
+    base *= std::pow(r.factor * n / m - (r.factor - 1), static_cast<double>(D) / static_cast<double>(D - 2));
+  }
+  at::Tensor inv_freq = (1.0 / at::pow(base, exponent)).to(at::kFloat);
+  if (r.type == "linear") return inv_freq / r.factor;
+  if (r.type == "llama3") {
+    const double old_len = static_cast<double>(r.original_max_position_embeddings);
+    const double low_wavelen = old_len / r.low_freq_factor, high_wavelen = old_len / r.high_freq_factor;
+    at::Tensor wavelen = 2 * M_PI / inv_freq;
+    at::Tensor scaled = at::where(wavelen > low_wavelen, inv_freq / r.factor, inv_freq);
+    at::Tensor smooth = (old_len / wavelen - r.low_freq_factor) / (r.high_freq_factor - r.low_freq_factor);
+    at::Tensor smoothed = (1 - smooth) * scaled / r.factor + smooth * scaled;
+    at::Tensor medium = wavelen.ge(high_wavelen).logical_and(wavelen.le(low_wavelen));
+    return at::where(medium, smoothed, scaled);
+  }
+  if (r.type == "yarn") {
+    const double dim = static_cast<double>(D);
+    const double context = static_cast<double>(
+        r.original_max_position_embeddings > 0 ? r.original_max_position_embeddings : c.max_position_embeddings);
+    auto correction_dim = [&](double rotations) {
+      return dim * std::log(context / (rotations * 2 * M_PI)) / (2 * std::log(c.rope_theta));
+    };
+    const double low = std::max(0.0, std::floor(correction_dim(r.beta_fast)));
+    double high = std::min(dim - 1, std::ceil(correction_dim(r.beta_slow)));
+    if (low == high) high += 0.001;
+    at::Tensor ramp = ((at::arange(D / 2, at::kLong).to(at::kFloat) - low) / (high - low)).clamp(0, 1);
+    at::Tensor extrapolation = 1 - ramp;
+    at::Tensor pos_freqs = at::pow(c.rope_theta, exponent).to(at::kFloat);
+    at::Tensor inv_extra = 1.0 / pos_freqs, inv_inter = 1.0 / (r.factor * pos_freqs);
+    return inv_inter * (1 - extrapolation) + inv_extra * extrapolation;
+  }
+  return inv_freq;
+}
+
+// The factor yarn applies to cos and sin (1 for the other types).
+double rope_attention_factor(const TransformerConfig& c) {
+  const auto& r = c.rope_scaling;
+  if (r.type != "yarn") return 1.0;
+  if (r.attention_factor > 0) return r.attention_factor;
+  return r.factor <= 1 ? 1.0 : 0.1 * std::log(r.factor) + 1.0;
+}
+
 }  // namespace
 
 // --- Modules ---
@@ -84,13 +134,23 @@ AttentionImpl::AttentionImpl(const TransformerConfig& c)
   k_proj = register_module("k_proj", torch::nn::Linear(torch::nn::LinearOptions(h, num_kv_heads * head_dim).bias(c.qkv_bias())));
   v_proj = register_module("v_proj", torch::nn::Linear(torch::nn::LinearOptions(h, num_kv_heads * head_dim).bias(c.qkv_bias())));
   o_proj = register_module("o_proj", torch::nn::Linear(torch::nn::LinearOptions(num_heads * head_dim, h).bias(c.o_bias())));
+  if (c.qk_norm()) {
+    q_norm = register_module("q_norm", RMSNorm(head_dim, c.rms_norm_eps));
+    k_norm = register_module("k_norm", RMSNorm(head_dim, c.rms_norm_eps));
+  }
 }
 
 at::Tensor AttentionImpl::forward(const at::Tensor& x, const AttentionContext& ctx, int64_t layer) {
   const int64_t B = x.size(0), T = x.size(1), H = num_heads, KV = num_kv_heads, D = head_dim;
   const int64_t G = H / KV;
-  at::Tensor q = detail::linear(x, q_proj->weight, q_proj->bias).view({B, T, H, D}).transpose(1, 2);
-  at::Tensor k = detail::linear(x, k_proj->weight, k_proj->bias).view({B, T, KV, D}).transpose(1, 2);
+  at::Tensor q = detail::linear(x, q_proj->weight, q_proj->bias).view({B, T, H, D});
+  at::Tensor k = detail::linear(x, k_proj->weight, k_proj->bias).view({B, T, KV, D});
+  if (q_norm) {
+    q = q_norm->forward(q);
+    k = k_norm->forward(k);
+  }
+  q = q.transpose(1, 2);
+  k = k.transpose(1, 2);
   at::Tensor v = detail::linear(x, v_proj->weight, v_proj->bias).view({B, T, KV, D}).transpose(1, 2);
   q = apply_rope(q, ctx.cos, ctx.sin);
   k = apply_rope(k, ctx.cos, ctx.sin);
@@ -147,17 +207,27 @@ TransformerTrunkImpl::TransformerTrunkImpl(const TransformerConfig& c) : config_
   layers = register_module("layers", torch::nn::ModuleList());
   for (int64_t i = 0; i < c.num_hidden_layers; ++i) layers->push_back(DecoderLayer(c));
   norm = register_module("norm", RMSNorm(c.hidden_size, c.rms_norm_eps));
-  // transformers: inv_freq = 1 / theta^(arange(0, D, 2) / D), angles = pos * inv_freq in float32,
-  // emb = cat(angles, angles).
-  const int64_t D = c.head_dim;
-  at::Tensor inv_freq =
-      1.0 / at::pow(c.rope_theta, at::arange(0, D, 2, at::kLong).to(at::kFloat) / static_cast<double>(D));
-  inv_freq = inv_freq.to(at::kFloat);
-  at::Tensor pos = at::arange(c.max_position_embeddings, at::kLong).to(at::kFloat);
-  at::Tensor angles = at::outer(pos, inv_freq);
-  at::Tensor emb = at::cat({angles, angles}, -1);
-  rope_cos_ = emb.cos();
-  rope_sin_ = emb.sin();
+  const at::Tensor inv_freq = rope_inv_freq(c, c.max_position_embeddings);
+  at::Tensor pos = at::arange(c.max_positions(), at::kLong).to(at::kFloat);
+  at::Tensor emb = at::outer(pos, inv_freq).repeat({1, 2});
+  const double scale = rope_attention_factor(c);
+  rope_cos_ = emb.cos().mul_(scale);
+  rope_sin_ = emb.sin().mul_(scale);
+}
+
+std::pair<at::Tensor, at::Tensor> TransformerTrunkImpl::rope_for(const at::Tensor& pos, const at::Tensor& like) {
+  const int64_t B = pos.size(0), T = pos.size(1), D = config_.head_dim;
+  if (config_.rope_scaling.type == "dynamic" && pos.numel() > 0) {
+    const int64_t seq_len = pos.max().item<int64_t>() + 1;
+    if (seq_len > config_.max_position_embeddings) {
+      at::Tensor inv_freq = rope_inv_freq(config_, seq_len).to(pos.device());
+      at::Tensor emb = (pos.to(at::kFloat).unsqueeze(-1) * inv_freq).repeat({1, 1, 2});
+      return {emb.cos().to(like.scalar_type()).view({B, 1, T, D}), emb.sin().to(like.scalar_type()).view({B, 1, T, D})};
+    }
+  }
+  ensure_rope_tables(like);
+  return {rope_cos_cast_.index_select(0, pos.reshape({-1})).view({B, 1, T, D}),
+          rope_sin_cast_.index_select(0, pos.reshape({-1})).view({B, 1, T, D})};
 }
 
 void TransformerTrunkImpl::ensure_rope_tables(const at::Tensor& like) {
@@ -179,8 +249,8 @@ at::Tensor TransformerTrunkImpl::forward(const at::Tensor& tokens_in, const Forw
   check_tokens(tokens_in, config_.vocab_size);
   at::Tensor tokens = tokens_in.to(at::kLong);
   const int64_t B = tokens.size(0), T = tokens.size(1);
-  RLVR_CHECK(T <= config_.max_position_embeddings,
-             "sequence length {} exceeds max_position_embeddings {}", T, config_.max_position_embeddings);
+  RLVR_CHECK(T <= config_.max_positions(), "sequence length {} exceeds the model's {} positions", T,
+             config_.max_positions());
   auto long_opts = tokens.options().dtype(at::kLong);
   at::Tensor real;
   if (opts.attention_mask.defined()) {
@@ -198,8 +268,8 @@ at::Tensor TransformerTrunkImpl::forward(const at::Tensor& tokens_in, const Forw
     pos = opts.position_ids.to(tokens.device(), at::kLong);
     if (pos.numel() > 0) {
       auto mn = pos.min().item<int64_t>(), mx = pos.max().item<int64_t>();
-      RLVR_CHECK(mn >= 0 && mx < config_.max_position_embeddings,
-                 "position_ids must lie in [0, {}), found {}", config_.max_position_embeddings,
+      RLVR_CHECK(mn >= 0 && mx < config_.max_positions(),
+                 "position_ids must lie in [0, {}), found {}", config_.max_positions(),
                  mn < 0 ? mn : mx);
     }
   } else if (!real.defined() && !seg.defined()) {
@@ -220,11 +290,8 @@ at::Tensor TransformerTrunkImpl::forward(const at::Tensor& tokens_in, const Forw
     }
   }
   at::Tensor x = embed_tokens->forward(tokens);
-  ensure_rope_tables(x);
-  const int64_t D = config_.head_dim;
   AttentionContext ctx;
-  ctx.cos = rope_cos_cast_.index_select(0, pos.reshape({-1})).view({B, 1, T, D});
-  ctx.sin = rope_sin_cast_.index_select(0, pos.reshape({-1})).view({B, 1, T, D});
+  std::tie(ctx.cos, ctx.sin) = rope_for(pos, x);
   const double low = lowest(x.scalar_type());
   at::Tensor allowed = at::ones({T, T}, tokens.options().dtype(at::kBool)).tril().unsqueeze(0);  // [1,T,T]
   if (real.defined()) allowed = allowed.logical_and(real.unsqueeze(1));                     // keys
@@ -249,8 +316,6 @@ at::Tensor TransformerTrunkImpl::forward_cached(const at::Tensor& tokens_in, KVC
   const int64_t start = cache.length(), S = start + T;
   auto long_opts = tokens.options().dtype(at::kLong);
   at::Tensor x = embed_tokens->forward(tokens);
-  ensure_rope_tables(x);
-  const int64_t D = config_.head_dim;
   const double low = lowest(x.scalar_type());
   AttentionContext ctx;
   ctx.cache = &cache;
@@ -268,8 +333,7 @@ at::Tensor TransformerTrunkImpl::forward_cached(const at::Tensor& tokens_in, KVC
     pos = cache.next_positions_.unsqueeze(1) + at::arange(T, long_opts).unsqueeze(0);
     cache.slot_bias.narrow(1, start, T).zero_();
   }
-  ctx.cos = rope_cos_cast_.index_select(0, pos.reshape({-1})).view({B, 1, T, D});
-  ctx.sin = rope_sin_cast_.index_select(0, pos.reshape({-1})).view({B, 1, T, D});
+  std::tie(ctx.cos, ctx.sin) = rope_for(pos, x);
   at::Tensor key_bias = cache.slot_bias.narrow(1, 0, S).view({B, 1, 1, 1, S});
   if (T == 1) {
     ctx.mask = key_bias;
@@ -371,8 +435,8 @@ void CriticImpl::init_weights(uint64_t seed) { init_module_weights(*this, config
 KVCache::KVCache(const TransformerConfig& c, int64_t batch_size, int64_t max_len, at::TensorOptions options)
     : batch_size_(batch_size), max_len_(max_len) {
   RLVR_CHECK(batch_size >= 1, "KV cache batch size must be >= 1, got {}", batch_size);
-  RLVR_CHECK(max_len >= 1 && max_len <= c.max_position_embeddings,
-             "KV cache max_len must be in [1, max_position_embeddings={}], got {}", c.max_position_embeddings,
+  RLVR_CHECK(max_len >= 1 && max_len <= c.max_positions(),
+             "KV cache max_len must be in [1, the model's {} positions], got {}", c.max_positions(),
              max_len);
   options = options.requires_grad(false);
   keys = at::zeros({c.num_hidden_layers, batch_size, c.num_key_value_heads, max_len, c.head_dim}, options);

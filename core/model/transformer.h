@@ -58,13 +58,15 @@ struct RMSNormImpl : torch::nn::Module {
 };
 TORCH_MODULE(RMSNorm);
 
-// Grouped-query self-attention with rotary embeddings. Keys: q_proj, k_proj, v_proj, o_proj.
+// Grouped-query self-attention with rotary embeddings. Keys: q_proj, k_proj, v_proj, o_proj, and
+// for qwen3 q_norm, k_norm (RMSNorm over each head's head_dim, before the rotary embedding).
 struct AttentionImpl : torch::nn::Module {
   explicit AttentionImpl(const TransformerConfig& config);
   // x: [B, T, hidden]. `layer` selects the KV-cache slice when ctx has a cache.
   at::Tensor forward(const at::Tensor& x, const detail::AttentionContext& ctx, int64_t layer);
 
   torch::nn::Linear q_proj{nullptr}, k_proj{nullptr}, v_proj{nullptr}, o_proj{nullptr};
+  RMSNorm q_norm{nullptr}, k_norm{nullptr};  // qwen3 only
   int64_t num_heads, num_kv_heads, head_dim;
 };
 TORCH_MODULE(Attention);
@@ -95,7 +97,7 @@ struct TransformerTrunkImpl : torch::nn::Module {
   explicit TransformerTrunkImpl(const TransformerConfig& config);
 
   // tokens: [B, T] int64. Returns hidden states [B, T, hidden]. Throws rlvr::Error for tokens
-  // outside the vocabulary, positions beyond max_position_embeddings or mismatched shapes.
+  // outside the vocabulary, positions beyond config.max_positions() or mismatched shapes.
   at::Tensor forward(const at::Tensor& tokens, const ForwardOptions& opts = {});
   // Appends T tokens per row to `cache` and returns their hidden states [B, T, hidden].
   // attention_mask [B, T] (1 real, 0 pad) may be undefined (all real). REQUIRES:
@@ -110,11 +112,15 @@ struct TransformerTrunkImpl : torch::nn::Module {
 
  private:
   at::Tensor run_layers(at::Tensor x, const detail::AttentionContext& ctx);
-  // Rotary cos/sin tables [max_position_embeddings, head_dim] in float32 on the CPU, and copies
-  // converted to the device/dtype last used.
+  // Rotary cos/sin tables [max_positions(), head_dim] in float32 on the CPU (rope_scaling applied),
+  // and copies converted to the device/dtype last used.
   TransformerConfig config_;
   at::Tensor rope_cos_, rope_sin_, rope_cos_cast_, rope_sin_cast_;
   void ensure_rope_tables(const at::Tensor& like);
+  // cos and sin [B, 1, T, D] of positions `pos` [B, T] for activations like `like`. Dynamic NTK
+  // scaling computes them for the call's length (max position + 1) once it passes
+  // max_position_embeddings, as transformers does for a forward pass.
+  std::pair<at::Tensor, at::Tensor> rope_for(const at::Tensor& pos, const at::Tensor& like);
 };
 TORCH_MODULE(TransformerTrunk);
 

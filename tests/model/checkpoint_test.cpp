@@ -72,7 +72,34 @@ TEST_P(ParityTest, LogitsMatchPythonReference) {
   EXPECT_LT(worst, 1e-4);
 }
 
-INSTANTIATE_TEST_SUITE_P(Fixtures, ParityTest, ::testing::Values("llama-tiny", "qwen2-tiny"));
+INSTANTIATE_TEST_SUITE_P(Fixtures, ParityTest, ::testing::Values("llama-tiny", "qwen2-tiny", "qwen3-tiny", "mistral-tiny",
+                                                               "llama3-rope-tiny", "yarn-tiny", "linear-tiny"));
+
+// Dynamic NTK scaling depends on the length of the forward pass (its base grows once the sequence
+// passes max_position_embeddings), so only whole-sequence forwards are compared: a 50-token one
+// (scaled) and a 6-token one (plain), each alone, as transformers computes them.
+TEST(DynamicRope, WholeSequenceLogitsMatchPythonReference) {
+  torch::NoGradGuard no_grad;
+  json ref = json::parse(read_file(fixture("reference.json")))["dynamic-tiny"];
+  CausalLM m = load_causal_lm(fixture("dynamic-tiny"));
+  m->eval();
+  EXPECT_EQ(m->config().max_positions(), 64);
+  for (size_t s = 0; s < ref["sequences"].size(); ++s) {
+    auto ids = ref["sequences"][s].get<std::vector<int64_t>>();
+    auto rows = ref["logits"][s].get<std::vector<std::vector<float>>>();
+    at::Tensor expect = at::empty({static_cast<int64_t>(rows.size()), static_cast<int64_t>(rows[0].size())});
+    for (size_t i = 0; i < rows.size(); ++i) expect[i].copy_(at::tensor(rows[i]));
+    at::Tensor got = m->forward(at::tensor(ids, at::kLong).unsqueeze(0))[0];
+    EXPECT_LT((got - expect).abs().max().item<float>(), 1e-4) << "sequence " << s;
+  }
+  // The scaling is real: the first 32 positions of the 50-token forward differ from a 32-token
+  // forward (within the trained context, so plain RoPE), which the reference also says.
+  auto ids = ref["sequences"][0].get<std::vector<int64_t>>();
+  at::Tensor tokens = at::tensor(ids, at::kLong).unsqueeze(0);
+  at::Tensor scaled = m->forward(tokens)[0].narrow(0, 0, 32);
+  at::Tensor plain = m->forward(tokens.narrow(1, 0, 32))[0];
+  EXPECT_GT((scaled - plain).abs().max().item<float>(), 1e-3);
+}
 
 // --- Round trips ---
 
@@ -338,7 +365,7 @@ TEST_F(BadCheckpointTest, MissingWeightsAndBadConfig) {
   EXPECT_CONTAINS(load_error(), cfg + ": missing required field 'intermediate_size'");
   write_file_atomic(cfg, R"({"model_type": "gpt2", "vocab_size": 10, "hidden_size": 16, "intermediate_size": 8,
                               "num_hidden_layers": 1, "num_attention_heads": 4})");
-  EXPECT_CONTAINS(load_error(), cfg + ": field 'model_type' is 'gpt2'; supported: llama, qwen2");
+  EXPECT_CONTAINS(load_error(), cfg + ": field 'model_type' is 'gpt2'; supported: llama, qwen2, qwen3, mistral");
   write_file_atomic(cfg, R"({"vocab_size": 10, "hidden_size": 16, "intermediate_size": "8",
                               "num_hidden_layers": 1, "num_attention_heads": 4})");
   EXPECT_CONTAINS(load_error(), cfg + ": field 'intermediate_size' must be an integer, got string \"8\"");
@@ -365,8 +392,8 @@ TEST(ModelConfig, RotaryDimensionsAreBounded) {
   EXPECT_EQ(error_message([&] {
               transformer_config_from_json(with(R"(,"head_dim":1024,"max_position_embeddings":4194304)"), "c.json");
             }),
-            "c.json: rotary tables of max_position_embeddings 4194304 x head_dim 1024 are implausibly large "
-            "(limit 2^29 entries)");
+            "c.json: rotary tables of 4194304 positions x head_dim 1024 are implausibly large (limit 2^22 "
+            "positions, 2^29 entries)");
   // Real long-context configs still load (Llama 3.1: 131072 x 128; Qwen2.5-1M: 1010000 x 128).
   EXPECT_EQ(transformer_config_from_json(with(R"(,"max_position_embeddings":1010000)"), "c.json")
                 .max_position_embeddings, 1010000);
@@ -391,6 +418,48 @@ TEST(ModelConfig, ParsesHuggingFaceFieldsAndKeepsUnknownKeys) {
   EXPECT_EQ(back["pretraining_tp"], 1);
   EXPECT_EQ(back["eos_token_id"], json::parse("[128001,128009]"));
   EXPECT_EQ(transformer_config_from_json(back, "y.json").num_parameters(), d.num_parameters());
+}
+
+TEST(ModelConfig, RopeScalingTypesParseRoundTripAndRefuseWhatIsNotSupported) {
+  auto with = [](const std::string& extra) {
+    return json::parse(R"({"model_type":"llama","vocab_size":10,"hidden_size":16,"intermediate_size":8,
+        "num_hidden_layers":1,"num_attention_heads":4,"max_position_embeddings":1024)" + extra + "}");
+  };
+  // Llama 3.1's rope_scaling, written back as given.
+  const json llama31 = json::parse(R"({"factor":8.0,"low_freq_factor":1.0,"high_freq_factor":4.0,
+      "original_max_position_embeddings":8192,"rope_type":"llama3"})");
+  TransformerConfig c = transformer_config_from_json(with(",\"rope_scaling\":" + llama31.dump()), "c.json");
+  EXPECT_EQ(c.rope_scaling.type, "llama3");
+  EXPECT_EQ(c.rope_scaling.original_max_position_embeddings, 8192);
+  EXPECT_EQ(c.max_positions(), 1024) << "llama3 configs give the extended context in max_position_embeddings";
+  EXPECT_EQ(transformer_config_to_json(c)["rope_scaling"], llama31);
+  // Qwen2.5's yarn (older "type" key): the context grows to factor x the original.
+  c = transformer_config_from_json(
+      with(R"(,"rope_scaling":{"factor":4.0,"original_max_position_embeddings":1024,"type":"yarn"})"), "c.json");
+  EXPECT_EQ(c.rope_scaling.type, "yarn");
+  EXPECT_EQ(c.max_positions(), 4096);
+  c = transformer_config_from_json(with(R"(,"rope_scaling":{"type":"dynamic","factor":2.0})"), "c.json");
+  EXPECT_EQ(c.max_positions(), 2048);
+  c = transformer_config_from_json(with(R"(,"rope_scaling":{"rope_type":"default"})"), "c.json");
+  EXPECT_TRUE(c.rope_scaling.type.empty());
+  EXPECT_EQ(error_message([&] { transformer_config_from_json(with(R"(,"rope_scaling":{"rope_type":"longrope","factor":2})"), "c.json"); }),
+            "c.json: rope_scaling type 'longrope' is not supported; supported: default, linear, dynamic, llama3, yarn");
+  EXPECT_EQ(error_message([&] { transformer_config_from_json(with(R"(,"rope_scaling":{"rope_type":"llama3","factor":8})"), "c.json"); }),
+            "c.json: rope_scaling (llama3) needs 'low_freq_factor'");
+  EXPECT_EQ(error_message([&] { transformer_config_from_json(with(R"(,"rope_scaling":{"rope_type":"linear"})"), "c.json"); }),
+            "c.json: rope_scaling (linear) needs 'factor'");
+  EXPECT_EQ(error_message([&] { transformer_config_from_json(with(R"(,"rope_scaling":{"rope_type":"linear","factor":"2"})"), "c.json"); }),
+            "c.json: rope_scaling.factor must be a finite number, got \"2\"");
+  EXPECT_EQ(error_message([&] { transformer_config_from_json(with(R"(,"rope_scaling":{"factor":2})"), "c.json"); }),
+            "c.json: field 'rope_scaling' = {\"factor\":2} has no 'rope_type' (or 'type') string");
+  // Mistral: a sliding window shorter than the context is refused; Qwen's unused one is kept.
+  EXPECT_EQ(error_message([&] { transformer_config_from_json(with(R"(,"model_type":"mistral","sliding_window":256)"), "c.json"); }),
+            "c.json: field 'sliding_window' is 256, shorter than max_position_embeddings 1024: sliding-window attention "
+            "is not supported (set it to null or >= the context if the model was trained without it)");
+  EXPECT_EQ(transformer_config_from_json(with(R"(,"model_type":"mistral","sliding_window":null)"), "c.json").architectures,
+            std::vector<std::string>{"MistralForCausalLM"});
+  c = transformer_config_from_json(with(R"(,"model_type":"qwen2","use_sliding_window":false,"sliding_window":131072)"), "c.json");
+  EXPECT_EQ(transformer_config_to_json(c)["sliding_window"], 131072);
 }
 
 }  // namespace

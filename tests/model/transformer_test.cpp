@@ -225,7 +225,7 @@ TEST(Transformer, BadInputsThrowRlvrError) {
   using testing::error_message;
   EXPECT_NE(error_message([&] { m->forward(at::tensor({1, 61}, at::kLong).unsqueeze(0)); }).find("token id out of range [0, 61): found 61"),
             std::string::npos);
-  EXPECT_NE(error_message([&] { m->forward(at::zeros({1, 65}, at::kLong)); }).find("exceeds max_position_embeddings 64"),
+  EXPECT_NE(error_message([&] { m->forward(at::zeros({1, 65}, at::kLong)); }).find("sequence length 65 exceeds the model's 64 positions"),
             std::string::npos);
   EXPECT_NE(error_message([&] { m->forward(at::zeros({2, 3}, at::kLong), {at::ones({2, 4}), {}, {}}); })
                 .find("attention_mask must have shape [2, 3]"),
@@ -234,7 +234,7 @@ TEST(Transformer, BadInputsThrowRlvrError) {
   EXPECT_NE(error_message([&] { m->forward_cached(at::zeros({1, 5}, at::kLong), cache); }).find("KV cache full"),
             std::string::npos);
   EXPECT_EQ(cache.length(), 0);
-  EXPECT_NE(error_message([&] { m->make_cache(1, 65); }).find("max_len must be in [1, max_position_embeddings=64]"),
+  EXPECT_NE(error_message([&] { m->make_cache(1, 65); }).find("max_len must be in [1, the model's 64 positions]"),
             std::string::npos);
 }
 

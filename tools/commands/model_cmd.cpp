@@ -92,8 +92,8 @@ void run_logits(const ModelParams& p) {
     RLVR_CHECK(id >= 0 && id < config.vocab_size, "--tokens: token id {} is outside the vocabulary [0, {})", id,
                config.vocab_size);
   }
-  RLVR_CHECK(static_cast<int64_t>(ids.size()) <= config.max_position_embeddings,
-             "--tokens: {} tokens exceed max_position_embeddings {}", ids.size(), config.max_position_embeddings);
+  RLVR_CHECK(static_cast<int64_t>(ids.size()) <= config.max_positions(),
+             "--tokens: {} tokens exceed the model's {} positions", ids.size(), config.max_positions());
   core::CausalLM model = core::load_causal_lm(p.model);
   model->eval();
   torch::NoGradGuard no_grad;

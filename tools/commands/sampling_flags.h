@@ -147,17 +147,17 @@ inline SamplingRun prepare_sampling_run(const SamplingFlags& f, const core::Toke
              f.tokenizer, tokenizer.vocab_size(), f.model, mc.vocab_size);
   for (size_t i = 0; i < run.prompts.rows.size(); ++i) {
     const auto& row = run.prompts.rows[i];
-    if (static_cast<int64_t>(row.ids.size()) >= mc.max_position_embeddings) {
-      RLVR_LOG_WARN("{}:{}: prompt has {} tokens; the model's max_position_embeddings ({}) leaves no room to "
-                    "generate; skipped", path, row.line, row.ids.size(), mc.max_position_embeddings);
+    if (static_cast<int64_t>(row.ids.size()) >= mc.max_positions()) {
+      RLVR_LOG_WARN("{}:{}: prompt has {} tokens; the model's context ({} positions) leaves no room to "
+                    "generate; skipped", path, row.line, row.ids.size(), mc.max_positions());
       ++run.too_long;
       continue;
     }
     run.kept.push_back(i);
     run.ids.push_back(row.ids);
   }
-  RLVR_CHECK(!run.kept.empty(), "{}: no prompt fits the model ({} too long for max_position_embeddings {})", path,
-             run.too_long, mc.max_position_embeddings);
+  RLVR_CHECK(!run.kept.empty(), "{}: no prompt fits the model ({} too long for its {} positions)", path,
+             run.too_long, mc.max_positions());
   run.sampling = f.sampling;
   if (run.prompts.end_of_turn_id >= 0) run.sampling.stop_token_ids.push_back(run.prompts.end_of_turn_id);
   for (int64_t id : mc.eos_token_id) run.sampling.stop_token_ids.push_back(static_cast<int32_t>(id));
