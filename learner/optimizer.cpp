@@ -62,7 +62,7 @@ Optimizer::Optimizer(const std::vector<std::pair<std::string, at::Tensor>>& name
 
 Optimizer::~Optimizer() = default;
 
-OptimizerStepStats Optimizer::step() {
+OptimizerStepStats Optimizer::step(int64_t schedule_step) {
   OptimizerStepStats stats;
   std::vector<at::Tensor> with_grad;
   for (auto& p : impl_->all) {
@@ -91,8 +91,8 @@ OptimizerStepStats Optimizer::step() {
     stats.grad_norm = std::sqrt(sq);
     if (!std::isfinite(stats.grad_norm)) throw non_finite(stats.grad_norm);
   }
-  stats.lr = impl_->config.learning_rate *
-             lr_multiplier(impl_->config, impl_->steps, impl_->total_steps);
+  const int64_t at = schedule_step >= 0 ? std::min(schedule_step, impl_->total_steps) : impl_->steps;
+  stats.lr = impl_->config.learning_rate * lr_multiplier(impl_->config, at, impl_->total_steps);
   for (auto& group : impl_->adamw->param_groups()) {
     static_cast<torch::optim::AdamWOptions&>(group.options()).lr(stats.lr);
   }

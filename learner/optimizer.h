@@ -44,7 +44,9 @@ class Optimizer {
   // A NaN or infinite global gradient norm throws rlvr::Error naming the step (steps_taken() + 1)
   // before anything changes: parameters, moments, gradients and steps_taken() stay as they were,
   // so a non-finite gradient never reaches the weights.
-  OptimizerStepStats step();
+  // `schedule_step` >= 0 evaluates the schedule at that step (at most total_steps) instead of
+  // steps_taken(): a run on a time budget follows its clock (sft_dpo/trainer.cpp).
+  OptimizerStepStats step(int64_t schedule_step = -1);
 
   // Optimizer steps taken so far (also restored by load()).
   int64_t steps_taken() const;

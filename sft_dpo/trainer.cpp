@@ -382,7 +382,15 @@ TrainResult run(const core::Config& config) {
     }
     learner::OptimizerStepStats st;
     try {
-      st = optimizer.step();  // refuses a non-finite gradient norm without changing anything
+      // On a time budget the schedule follows whichever is further along, the steps or the clock,
+      // so the learning rate has decayed when the time is up even on a machine slower than planned.
+      int64_t schedule_step = -1;
+      if (tc.max_time_s > 0) {
+        schedule_step = std::max<int64_t>(
+            progress.step,
+            static_cast<int64_t>(std::min(1.0, elapsed() / tc.max_time_s) * static_cast<double>(total_steps)));
+      }
+      st = optimizer.step(schedule_step);  // refuses a non-finite gradient norm without changing anything
     } catch (const Error& e) {
       throw stop(e.what());
     }

@@ -156,7 +156,7 @@ struct TrainConfig {
     v.field("max_time_s", max_time_s,
             "Stop after the optimizer step at which this many seconds have passed since the run started "
             "(summed over resumes), writing the checkpoint and final/ as at the end; the learning-rate schedule "
-            "still spans all steps. 0: no time limit.",
+            "follows the steps or the clock, whichever is further along. 0: no time limit.",
             at_least(0));
     v.field("eval_every", eval_every, "Evaluate every N optimizer steps; 0 only at the end.", at_least(0));
     v.field("checkpoint_every", checkpoint_every,

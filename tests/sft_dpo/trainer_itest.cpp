@@ -464,17 +464,34 @@ TEST_F(TrainerTest, MaxTimeStopsAfterTheStepThatSpendsItAndAResumeWithMoreTimeCo
   EXPECT_TRUE(r.stopped_by_time);
   EXPECT_EQ(r.steps, 1);
   EXPECT_EQ(r.resumed_from_step, 1);
-  // More time: the run continues to its last step with the schedule of all 4 steps; its weights
-  // equal those of a run that never stopped.
+  // The schedule followed the clock: the budget was spent, so the one step used the end of the
+  // linear schedule (lr 0) and the weights did not move.
+  const auto rows = metrics(out.path());
+  ASSERT_FALSE(rows.empty());
+  EXPECT_EQ(rows.back()["step"], 1);
+  EXPECT_DOUBLE_EQ(rows.back()["lr"].get<double>(), 0.0);
+  const auto start = weights(world_.model_dir), after = weights(out.path() + "/final");
+  for (const auto& [k, v] : start) EXPECT_TRUE(torch::equal(v, after.at(k))) << k;
+  // More time: the run continues to its last step on the step schedule.
   c.train.max_time_s = 0;
   r = run_training(c);
   EXPECT_FALSE(r.stopped_by_time);
   EXPECT_EQ(r.resumed_from_step, 1);
   EXPECT_EQ(r.steps, 4);
-  TempDir whole;
-  run_training(sft_config(whole.path()));
-  const auto a = weights(out.path() + "/final"), b = weights(whole.path() + "/final");
-  for (const auto& [k, v] : a) EXPECT_TRUE(torch::equal(v, b.at(k))) << k;
+  EXPECT_GT(metrics(out.path()).back()["lr"].get<double>(), 0.0);
+}
+
+// A generous budget changes nothing: the steps are ahead of the clock, so the schedule and the
+// weights equal those of a run without a budget.
+TEST_F(TrainerTest, AGenerousTimeBudgetGivesTheSameRunAsNone) {
+  TempDir a, b;
+  core::Config c = sft_config(a.path());
+  c.train.max_time_s = 3600;
+  TrainResult r = run_training(c);
+  EXPECT_FALSE(r.stopped_by_time);
+  run_training(sft_config(b.path()));
+  const auto wa = weights(a.path() + "/final"), wb = weights(b.path() + "/final");
+  for (const auto& [k, v] : wa) EXPECT_TRUE(torch::equal(v, wb.at(k))) << k;
 }
 
 TEST_F(TrainerTest, RunNameIsInTheLogAndTheSummary) {
