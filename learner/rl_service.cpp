@@ -834,6 +834,7 @@ ServiceResult run_service(const core::Config& config) {
       mt["units/dropped_invalid"] = static_cast<double>(sc.dropped_invalid);
       mt["units/lost"] = static_cast<double>(sc.lost);
       mt["units/in_flight"] = static_cast<double>(shared.sched.in_flight_count());
+      mt["units/buffered"] = static_cast<double>(shared.sched.buffered());  // with in_flight: the credit window's use
       mt["messages/malformed"] = static_cast<double>(c.malformed);
       mt["weights/publish_s"] = publish_s;
       mt["weights/bytes"] = publish_bytes;
