@@ -24,9 +24,13 @@
 #pragma once
 
 #include <cstdint>
+#include <ctime>
+#include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
+#include "core/tokenizer/jinja.h"
 #include "core/tokenizer/tokenizer.h"
 
 namespace rlvr::core {
@@ -67,5 +71,64 @@ ChatEncoding apply_chat_template(const Tokenizer& tokenizer, const std::string& 
 // Only the rendered text (what a Jinja chat template would produce).
 std::string render_chat_template(const std::string& name, const std::vector<ChatMessage>& messages,
                                  const ChatTemplateOptions& options, const std::string& eos_token);
+
+// ---------------------------------------------------------------------------------------------
+// Jinja chat templates (a checkpoint's own `chat_template`), rendered with core/tokenizer/jinja.h.
+//
+// The template sees the variables transformers' apply_chat_template passes: `messages` (a list of
+// {role, content}), `add_generation_prompt`, `tools` and `documents` (none), and `bos_token` /
+// `eos_token` when non-empty (undefined otherwise, as for a model without a BOS token).
+//
+// Assistant mask, found by rendering (never by guessing the template's layout): with T the
+// rendering of the whole conversation, for each assistant message i
+//   start = length of render(messages[:i], add_generation_prompt=true), which must be a prefix
+//           of T (the generation prompt is exactly what precedes an assistant turn);
+//   end   = where the message's own text ends in T: the message content is replaced by a unique
+//           marker, the conversation rendered again, and the text after the marker must be a
+//           suffix of T (so templates that rewrite a content, e.g. Qwen3 dropping <think> from
+//           earlier turns, are handled); then, if T continues with the end-of-turn token there,
+//           it is included (as open-instruct's masks include the EOS / <|im_end|>).
+// Not in the mask: the role headers, separators after the end-of-turn token, BOS, system/user
+// turns and the generation prompt. A template for which the rule does not hold (a prefix that
+// is not a prefix of T, a marker printed twice or not at all) gives an rlvr::Error naming the
+// message index, never a silently wrong mask.
+
+// Options of the Jinja chat template functions. Plain struct.
+struct JinjaChatOptions {
+  bool add_generation_prompt = false;  // append the generation prompt (RL sampling). Default false
+  std::string bos_token;               // passed as bos_token when non-empty. Default: none
+  std::string eos_token;               // passed as eos_token when non-empty. Default: none
+  // The token that closes an assistant turn in the mask and is the generation stop token.
+  // Empty (default): eos_token.
+  std::string end_of_turn;
+  // The time strftime_now() formats (Llama 3.2's "Today Date"). Unset: the current time.
+  std::optional<std::time_t> now;
+};
+
+// Renders `messages` with the Jinja template `tmpl`. Throws rlvr::Error on a render error
+// (including the template's own raise_exception, e.g. Gemma refusing a system message).
+std::string render_jinja_chat_template(const jinja::Template& tmpl, const std::vector<ChatMessage>& messages,
+                                       const JinjaChatOptions& options);
+
+// Convenience form: parses `template_text` (named `source_name` in errors) and renders it.
+std::string render_jinja_chat_template(const std::string& template_text, const std::vector<ChatMessage>& messages,
+                                       bool add_generation_prompt, const std::string& bos_token,
+                                       const std::string& eos_token,
+                                       const std::string& source_name = "chat_template");
+
+// The assistant spans of the rendered conversation as [begin, end) byte offsets into
+// render_jinja_chat_template(tmpl, messages, options), in message order (see the rule above).
+// Throws rlvr::Error when the rule does not hold for the template.
+std::vector<std::pair<size_t, size_t>> jinja_assistant_spans(const jinja::Template& tmpl,
+                                                             const std::vector<ChatMessage>& messages,
+                                                             const JinjaChatOptions& options);
+
+// Renders and encodes like transformers' apply_chat_template(tokenize=True): ids = the
+// tokenizer's encoding of the whole rendered text (special tokens parsed, no extra BOS), and the
+// assistant mask from jinja_assistant_spans(). end_of_turn_id is the end-of-turn token's id (-1
+// when it is empty or not a single token). Throws rlvr::Error when a span boundary falls inside
+// a token (the encoding of the text before it is not a prefix of the ids), naming the message.
+ChatEncoding apply_jinja_chat_template(const Tokenizer& tokenizer, const jinja::Template& tmpl,
+                                       const std::vector<ChatMessage>& messages, const JinjaChatOptions& options);
 
 }  // namespace rlvr::core

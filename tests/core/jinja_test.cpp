@@ -1,6 +1,7 @@
 // The Jinja interpreter: every committed real chat template rendered byte for byte as the
 // reference engine (@huggingface/jinja, tests/fixtures/chat_templates/expected.json) renders it,
-// plus language features with hand-checked outputs and the exact error messages.
+// plus language features with hand-checked outputs and the exact error messages, and Jinja chat
+// templates with the assistant mask found by rendering (chat_template.h).
 #include "core/tokenizer/jinja.h"
 
 #include <fstream>
@@ -14,6 +15,8 @@
 #include <nlohmann/json.hpp>
 
 #include "core/error.h"
+#include "core/tokenizer/chat_template.h"
+#include "tests/core/tokenizer_test_util.h"
 
 namespace rlvr::core::jinja {
 namespace {
@@ -316,6 +319,141 @@ TEST(JinjaErrors, RenderErrorsNameTheLine) {
     ADD_FAILURE() << "expected an error";
   } catch (const Error& e) {
     EXPECT_STREQ(e.what(), "t.jinja: render context must be a dict of variables, not list");
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Jinja chat templates with the assistant mask (core/tokenizer/chat_template.h), on the committed
+// tiny tokenizer (which has <|im_start|>, <|im_end|>, <|user|>, <|assistant|>, <|endoftext|>).
+
+const Tokenizer& tiny() {
+  static const Tokenizer tok = Tokenizer::from_file(testing::tokenizer_fixture("tiny_tokenizer.json"));
+  return tok;
+}
+
+Template fixture_template(const std::string& name) { return Template(read_file(kFixtures + name + ".jinja"), name + ".jinja"); }
+
+const std::vector<ChatMessage> kChat = {
+    {"system", "Be brief."},
+    {"user", "What is 2+2?"},
+    {"assistant", "4"},
+    {"user", "And 3+3?"},
+    {"assistant", "The answer is 6."},
+};
+
+// The text of each run of masked tokens.
+std::vector<std::string> masked_text(const ChatEncoding& enc) {
+  std::vector<std::string> spans;
+  for (size_t i = 0; i < enc.ids.size(); ++i) {
+    if (!enc.assistant_mask[i]) continue;
+    if (i == 0 || !enc.assistant_mask[i - 1]) spans.emplace_back();
+    spans.back() += tiny().decode({enc.ids[i]});
+  }
+  return spans;
+}
+
+TEST(JinjaChatTemplate, Tulu3TemplateGivesTheNamedTuluIdsAndMaskExactly) {
+  Template tulu3 = fixture_template("tulu3");
+  for (bool gen : {false, true}) {
+    std::vector<ChatMessage> msgs = kChat;
+    if (gen) msgs.push_back({"user", "And 4+4?"});
+    JinjaChatOptions jo;
+    jo.eos_token = "<|endoftext|>";
+    jo.add_generation_prompt = gen;
+    ChatEncoding got = apply_jinja_chat_template(tiny(), tulu3, msgs, jo);
+    ChatTemplateOptions no;
+    no.eos_token = "<|endoftext|>";
+    no.add_generation_prompt = gen;
+    ChatEncoding want = apply_chat_template(tiny(), "tulu", msgs, no);
+    EXPECT_EQ(got.text, want.text);
+    EXPECT_EQ(got.ids, want.ids);
+    EXPECT_EQ(got.assistant_mask, want.assistant_mask);
+    EXPECT_EQ(got.end_of_turn_id, want.end_of_turn_id);
+    EXPECT_EQ(masked_text(got), (std::vector<std::string>{"4<|endoftext|>", "The answer is 6.<|endoftext|>"}));
+  }
+}
+
+TEST(JinjaChatTemplate, Qwen25TemplateGivesTheNamedChatmlIdsAndMaskExactly) {
+  Template qwen = fixture_template("qwen2_5");
+  JinjaChatOptions jo;
+  jo.eos_token = "<|im_end|>";
+  ChatEncoding got = apply_jinja_chat_template(tiny(), qwen, kChat, jo);
+  ChatEncoding want = apply_chat_template(tiny(), "chatml", kChat);
+  EXPECT_EQ(got.text, want.text);
+  EXPECT_EQ(got.ids, want.ids);
+  EXPECT_EQ(got.assistant_mask, want.assistant_mask);
+  EXPECT_EQ(got.end_of_turn_id, want.end_of_turn_id);
+  EXPECT_EQ(masked_text(got), (std::vector<std::string>{"4<|im_end|>", "The answer is 6.<|im_end|>"}));
+}
+
+TEST(JinjaChatTemplate, Qwen3MaskFollowsTheTemplateRewritingThinking) {
+  // Qwen3 drops <think> from assistant turns before the last user turn and keeps it in the
+  // final one: the spans are what the template actually printed for each turn.
+  Template qwen3 = fixture_template("qwen3");
+  std::vector<ChatMessage> msgs = {{"user", "Is 91 prime?"},
+                                   {"assistant", "<think>\n91 = 7 * 13.\n</think>\n\nNo."},
+                                   {"user", "And 97?"},
+                                   {"assistant", "<think>\nno divisor\n</think>\n\nYes."}};
+  JinjaChatOptions jo;
+  jo.eos_token = "<|im_end|>";
+  std::string text = render_jinja_chat_template(qwen3, msgs, jo);
+  EXPECT_EQ(text,
+            "<|im_start|>user\nIs 91 prime?<|im_end|>\n<|im_start|>assistant\nNo.<|im_end|>\n"
+            "<|im_start|>user\nAnd 97?<|im_end|>\n<|im_start|>assistant\n<think>\nno divisor\n</think>\n\nYes."
+            "<|im_end|>\n");
+  std::vector<std::string> spans;
+  for (const auto& [b, e] : jinja_assistant_spans(qwen3, msgs, jo)) spans.push_back(text.substr(b, e - b));
+  EXPECT_EQ(spans, (std::vector<std::string>{"No.<|im_end|>", "<think>\nno divisor\n</think>\n\nYes.<|im_end|>"}));
+  ChatEncoding enc = apply_jinja_chat_template(tiny(), qwen3, msgs, jo);
+  EXPECT_EQ(enc.ids, tiny().encode(text));
+  EXPECT_EQ(masked_text(enc), spans);
+}
+
+TEST(JinjaChatTemplate, RendersWithTheModelsTokensAndClock) {
+  JinjaChatOptions jo;
+  jo.bos_token = "<|begin_of_text|>";
+  jo.eos_token = "<|eot_id|>";
+  jo.add_generation_prompt = true;
+  jo.now = 1741176000;
+  EXPECT_EQ(render_jinja_chat_template(fixture_template("llama3_2"), {{"user", "Hi"}}, jo),
+            "<|begin_of_text|><|start_header_id|>system<|end_header_id|>\n\nCutting Knowledge Date: December 2023\n"
+            "Today Date: 05 Mar 2025\n\n<|eot_id|><|start_header_id|>user<|end_header_id|>\n\nHi<|eot_id|>"
+            "<|start_header_id|>assistant<|end_header_id|>\n\n");
+  EXPECT_EQ(render_jinja_chat_template("{{ bos_token }}{% for m in messages %}{{ m.role }}:{{ m.content }}{{ eos_token }}"
+                                       "{% endfor %}{% if add_generation_prompt %}>{% endif %}",
+                                       {{"user", "a"}}, true, "<s>", "</s>"),
+            "<s>user:a</s>>");
+}
+
+TEST(JinjaChatTemplate, ErrorsInsteadOfAWrongMask) {
+  std::vector<ChatMessage> msgs = {{"user", "q"}, {"assistant", "a"}};
+  JinjaChatOptions jo;
+  jo.eos_token = "<|endoftext|>";
+  // The message count printed first: the prompt rendering is not a prefix of the whole.
+  Template counting("{{ messages | length }}{% for m in messages %}{{ m.content }}{% endfor %}"
+                    "{% if add_generation_prompt %}>{% endif %}",
+                    "counting.jinja");
+  try {
+    apply_jinja_chat_template(tiny(), counting, msgs, jo);
+    ADD_FAILURE() << "expected an error";
+  } catch (const Error& e) {
+    EXPECT_THAT(e.what(), HasSubstr("counting.jinja: cannot find the assistant span of messages[1]: the conversation "
+                                    "rendered up to it with the generation prompt is not a prefix"));
+  }
+  Template twice("{% for m in messages %}{{ m.content }}{{ m.content }}{% endfor %}", "twice.jinja");
+  try {
+    jinja_assistant_spans(twice, msgs, jo);
+    ADD_FAILURE() << "expected an error";
+  } catch (const Error& e) {
+    EXPECT_STREQ(e.what(), "twice.jinja: cannot find the assistant span of messages[1]: the template prints its "
+                           "content more than once");
+  }
+  // The template's own refusal comes through with its message.
+  try {
+    render_jinja_chat_template(fixture_template("gemma2"), {{"system", "s"}, {"user", "u"}}, jo);
+    ADD_FAILURE() << "expected an error";
+  } catch (const Error& e) {
+    EXPECT_STREQ(e.what(), "gemma2.jinja:1: raise_exception: System role not supported");
   }
 }
 
