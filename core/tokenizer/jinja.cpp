@@ -397,7 +397,8 @@ Value Value::function(Function f, std::string name) {
 
 namespace {
 template <typename Json>
-Value value_from_json(const Json& j) {
+Value value_from_json(const Json& j, int depth = 0) {
+  if (depth > 512) throw Error("jinja value: JSON nested deeper than 512 levels");
   switch (j.type()) {
     case nlohmann::json::value_t::null: return Value::none();
     case nlohmann::json::value_t::boolean: return Value::boolean(j.template get<bool>());
@@ -411,12 +412,12 @@ Value value_from_json(const Json& j) {
     case nlohmann::json::value_t::array: {
       Value::List l;
       l.reserve(j.size());
-      for (const auto& e : j) l.push_back(value_from_json(e));
+      for (const auto& e : j) l.push_back(value_from_json(e, depth + 1));
       return Value::list(std::move(l));
     }
     case nlohmann::json::value_t::object: {
       Dict d;
-      for (auto it = j.begin(); it != j.end(); ++it) d.set(it.key(), value_from_json(it.value()));
+      for (auto it = j.begin(); it != j.end(); ++it) d.set(it.key(), value_from_json(it.value(), depth + 1));
       return Value::dict(std::move(d));
     }
     default: return Value::undefined();
@@ -917,7 +918,7 @@ using detail::describe;
 using detail::Tok;
 using detail::Token;
 
-std::shared_ptr<Node> make(NK kind, int line) {
+std::shared_ptr<Node> new_node(NK kind, int line) {
   auto n = std::make_shared<Node>();
   n->kind = kind;
   n->line = line;
@@ -931,6 +932,12 @@ class Parser {
  public:
   Parser(std::vector<Token> tokens, const std::string& name) : t_(std::move(tokens)), name_(name) {}
 
+  // Limits that keep parsing, rendering and destroying the tree far from the stack's end: real
+  // templates use a few dozen nodes per tag and a handful of nested blocks.
+  static constexpr int kMaxNodesPerTag = 1000;
+  static constexpr int kMaxBlockNesting = 100;
+  static constexpr int kMaxExpressionNesting = 200;
+
   NodePtr parse_template() {
     auto root = make(NK::kBody, 1);
     std::string end = parse_body(root->body, {});
@@ -939,6 +946,14 @@ class Parser {
   }
 
  private:
+  std::shared_ptr<Node> make(NK kind, int line) {
+    if (++nodes_in_tag_ > kMaxNodesPerTag) {
+      throw Error(fmt::format("{}:{}: syntax error: expression too large (more than {} parts in one tag)", name_, line,
+                              kMaxNodesPerTag));
+    }
+    return new_node(kind, line);
+  }
+
   const Token& peek(size_t k = 0) const { return t_[std::min(p_ + k, t_.size() - 1)]; }
   const Token& next() {
     const Token& t = t_[p_];
@@ -968,8 +983,17 @@ class Parser {
   // Returns that name, or "" at end of input (an error when `ends` is not empty).
   std::string parse_body(std::vector<NodePtr>& out, const std::vector<std::string>& ends, const std::string& opener = {},
                          int opener_line = 0) {
+    struct Nesting {
+      int& depth;
+      ~Nesting() { --depth; }
+    } nesting{++block_depth_};
+    if (block_depth_ > kMaxBlockNesting) {
+      throw Error(fmt::format("{}:{}: syntax error: blocks nested deeper than {} levels", name_, opener_line,
+                              kMaxBlockNesting));
+    }
     while (true) {
       const Token& t = peek();
+      if (t.type == Tok::kVarBegin || t.type == Tok::kBlockBegin) nodes_in_tag_ = 0;
       if (t.type == Tok::kEof) {
         if (!ends.empty()) {
           throw Error(fmt::format("{}:{}: syntax error: unexpected end of template, expected '{}' to close the '{}' "
@@ -1200,7 +1224,20 @@ class Parser {
     return t;
   }
 
+  // Counts one level of expression recursion for the lifetime of the object.
+  struct Deeper {
+    Parser& p;
+    explicit Deeper(Parser& parser) : p(parser) {
+      if (++p.expr_depth_ > kMaxExpressionNesting) {
+        throw Error(fmt::format("{}:{}: syntax error: expression nested deeper than {} levels", p.name_, p.peek().line,
+                                kMaxExpressionNesting));
+      }
+    }
+    ~Deeper() { --p.expr_depth_; }
+  };
+
   NodePtr parse_expression(bool with_condexpr = true) {
+    Deeper deeper(*this);
     NodePtr e = parse_or();
     if (!with_condexpr) return e;
     while (is_name("if")) {
@@ -1239,6 +1276,7 @@ class Parser {
     return l;
   }
   NodePtr parse_not() {
+    Deeper deeper(*this);
     if (is_name("not")) {
       auto n = make(NK::kNot, next().line);
       n->a = parse_not();
@@ -1315,6 +1353,7 @@ class Parser {
     return l;
   }
   NodePtr parse_unary(bool with_filter) {
+    Deeper deeper(*this);
     NodePtr n;
     if (is_op("-") || is_op("+")) {
       const Token& t = next();
@@ -1545,6 +1584,9 @@ class Parser {
   size_t p_ = 0;
   const std::string& name_;
   int loop_depth_ = 0;
+  int block_depth_ = 0;
+  int nodes_in_tag_ = 0;
+  int expr_depth_ = 0;
 };
 
 // ---------------------------------------------------------------------------------------------

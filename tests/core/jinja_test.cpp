@@ -291,6 +291,40 @@ TEST(JinjaErrors, SyntaxErrorsNameSourceLineAndExpectation) {
   EXPECT_EQ(error_of("{{ x ) }}"), "test.jinja:1: syntax error: unbalanced ')'");
 }
 
+TEST(JinjaErrors, HugeOrDeeplyNestedInputIsRefusedNotACrash) {
+  EXPECT_EQ(error_of("{{ " + std::string(100000, '(') + "1" + std::string(100000, ')') + " }}"),
+            "test.jinja:1: syntax error: expression nested deeper than 200 levels");
+  EXPECT_EQ(error_of("{{ " + std::string(100000, '[') + std::string(100000, ']') + " }}"),
+            "test.jinja:1: syntax error: expression nested deeper than 200 levels");
+  std::string chain = "{{ 1";
+  for (int i = 0; i < 100000; ++i) chain += " + 1";
+  EXPECT_EQ(error_of(chain + " }}"), "test.jinja:1: syntax error: expression too large (more than 1000 parts in one tag)");
+  std::string attrs = "{{ x";
+  for (int i = 0; i < 100000; ++i) attrs += ".a";
+  EXPECT_EQ(error_of(attrs + " }}"), "test.jinja:1: syntax error: expression too large (more than 1000 parts in one tag)");
+  std::string nots = "{{ ";
+  for (int i = 0; i < 100000; ++i) nots += "not ";
+  EXPECT_EQ(error_of(nots + "x }}"), "test.jinja:1: syntax error: expression nested deeper than 200 levels");
+  std::string negs = "{{ ";
+  for (int i = 0; i < 100000; ++i) negs += "- ";
+  EXPECT_EQ(error_of(negs + "1 }}"), "test.jinja:1: syntax error: expression nested deeper than 200 levels");
+  std::string ifs;
+  for (int i = 0; i < 100000; ++i) ifs += "{% if true %}";
+  EXPECT_EQ(error_of(ifs), "test.jinja:1: syntax error: blocks nested deeper than 100 levels");
+  // A long but flat template is fine: the limits are per tag and per nesting level.
+  std::string flat;
+  for (int i = 0; i < 5000; ++i) flat += "{{ 1 + 1 }}";
+  EXPECT_EQ(render(flat).size(), 5000u);
+  nlohmann::json deep = 1;
+  for (int i = 0; i < 600; ++i) deep = nlohmann::json::array({deep});
+  try {
+    Value::from_json(deep);
+    ADD_FAILURE() << "expected an error";
+  } catch (const Error& e) {
+    EXPECT_STREQ(e.what(), "jinja value: JSON nested deeper than 512 levels");
+  }
+}
+
 TEST(JinjaErrors, RenderErrorsNameTheLine) {
   EXPECT_EQ(error_of("ok\n{{ raise_exception('roles must alternate') }}"),
             "test.jinja:2: raise_exception: roles must alternate");
