@@ -164,6 +164,18 @@ TEST(Jinja, ForLoopVariablesFilterElseAndUnpacking) {
             "o-e1o2");
 }
 
+TEST(Jinja, RecursiveLoopsAndSortKeys) {
+  nlohmann::json tree = {{{"name", "a"}, {"children", {{{"name", "b"}}, {{"name", "c"}, {"children", {{{"name", "d"}}}}}}}}};
+  EXPECT_EQ(render("{% for n in tree recursive %}{{ n.name }}{{ loop.depth }}{% if n.children %}({{ loop(n.children) }})"
+                   "{% endif %}{% endfor %}",
+                   {{"tree", tree}}),
+            "a1(b2c2(d3))");
+  EXPECT_EQ(render("{{ {'b': 1, 'a': 2} | tojson(sort_keys=true) }}"), "{\"a\": 2, \"b\": 1}");
+  EXPECT_EQ(error_of("{% with x = 1 %}{% endwith %}"),
+            "test.jinja:1: syntax error: unknown tag 'with', expected one of if, for, set, macro, call, filter, "
+            "generation, break, continue (or the end tag of an open block)");
+}
+
 TEST(Jinja, SetScopesAndNamespace) {
   // A set inside a loop does not leak out; a namespace attribute does.
   EXPECT_EQ(render("{% set x = 1 %}{% for i in [1, 2] %}{% set x = i %}{% endfor %}{{ x }}"), "1");
