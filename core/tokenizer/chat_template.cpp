@@ -3,10 +3,13 @@
 #include "core/tokenizer/chat_template.h"
 
 #include <algorithm>
+#include <filesystem>
 
 #include <fmt/format.h>
+#include <nlohmann/json.hpp>
 
 #include "core/error.h"
+#include "core/fs.h"
 
 namespace rlvr::core {
 namespace {
@@ -241,6 +244,65 @@ ChatEncoding apply_jinja_chat_template(const Tokenizer& tokenizer, const jinja::
     ++message;
   }
   return enc;
+}
+
+std::optional<CheckpointChatTemplate> read_checkpoint_chat_template(const std::string& dir) {
+  namespace fs = std::filesystem;
+  CheckpointChatTemplate out;
+  const std::string config_path = (fs::path(dir) / "tokenizer_config.json").string();
+  const std::string jinja_path = (fs::path(dir) / "chat_template.jinja").string();
+  std::error_code ec;
+  if (fs::exists(config_path, ec)) {
+    nlohmann::json config;
+    try {
+      config = nlohmann::json::parse(read_file(config_path));
+    } catch (const nlohmann::json::exception& e) {
+      throw Error(fmt::format("{}: not valid JSON: {}", config_path, e.what()));
+    }
+    if (!config.is_object()) throw Error(fmt::format("{}: expected a JSON object", config_path));
+    auto token = [&](const char* field) -> std::string {
+      auto it = config.find(field);
+      if (it == config.end() || it->is_null()) return "";
+      if (it->is_string()) return it->get<std::string>();
+      if (it->is_object() && it->contains("content") && (*it)["content"].is_string()) {
+        return (*it)["content"].get<std::string>();
+      }
+      throw Error(fmt::format("{}: {} must be a string or an object with a string \"content\"", config_path, field));
+    };
+    out.bos_token = token("bos_token");
+    out.eos_token = token("eos_token");
+    auto it = config.find("chat_template");
+    if (it != config.end() && !it->is_null()) {
+      if (it->is_string()) {
+        out.text = it->get<std::string>();
+        out.source = config_path + ":chat_template";
+      } else if (it->is_array()) {
+        for (size_t i = 0; i < it->size(); ++i) {
+          const nlohmann::json& entry = (*it)[i];
+          if (!entry.is_object() || !entry.contains("name") || !entry["name"].is_string() ||
+              !entry.contains("template") || !entry["template"].is_string()) {
+            throw Error(fmt::format("{}: chat_template[{}] must be an object with string \"name\" and \"template\"",
+                                    config_path, i));
+          }
+          if (entry["name"] == "default") {
+            out.text = entry["template"].get<std::string>();
+            out.source = fmt::format("{}:chat_template[{}]", config_path, i);
+          }
+        }
+        if (out.source.empty()) {
+          throw Error(fmt::format("{}: chat_template is a list without a template named \"default\"", config_path));
+        }
+      } else {
+        throw Error(fmt::format("{}: chat_template must be a string or a list of {{name, template}}", config_path));
+      }
+    }
+  }
+  if (fs::exists(jinja_path, ec)) {
+    out.text = read_file(jinja_path);
+    out.source = jinja_path;
+  }
+  if (out.source.empty()) return std::nullopt;
+  return out;
 }
 
 }  // namespace rlvr::core

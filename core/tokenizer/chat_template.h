@@ -131,4 +131,20 @@ std::vector<std::pair<size_t, size_t>> jinja_assistant_spans(const jinja::Templa
 ChatEncoding apply_jinja_chat_template(const Tokenizer& tokenizer, const jinja::Template& tmpl,
                                        const std::vector<ChatMessage>& messages, const JinjaChatOptions& options);
 
+// A checkpoint's own chat template and special tokens.
+struct CheckpointChatTemplate {
+  std::string text;       // the Jinja source
+  std::string source;     // where it came from, for error messages
+  std::string bos_token;  // tokenizer_config.json bos_token (string or {"content": ...}); empty if none
+  std::string eos_token;  // tokenizer_config.json eos_token; empty if none
+};
+
+// Reads the chat template of the Hugging Face checkpoint in `dir`: <dir>/chat_template.jinja when
+// present (what transformers >= 4.43 saves, and what it prefers), else the "chat_template" of
+// <dir>/tokenizer_config.json (a string, or a list of {"name", "template"} of which "default" is
+// used). nullopt when neither has one. The special tokens come from tokenizer_config.json when
+// it exists. Throws rlvr::Error for a tokenizer_config.json that is not valid JSON or whose
+// chat_template / bos_token / eos_token has the wrong type (naming the file and the field).
+std::optional<CheckpointChatTemplate> read_checkpoint_chat_template(const std::string& dir);
+
 }  // namespace rlvr::core

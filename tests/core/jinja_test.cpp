@@ -4,6 +4,7 @@
 // templates with the assistant mask found by rendering (chat_template.h).
 #include "core/tokenizer/jinja.h"
 
+#include <filesystem>
 #include <fstream>
 #include <map>
 #include <set>
@@ -501,6 +502,73 @@ TEST(JinjaChatTemplate, ErrorsInsteadOfAWrongMask) {
   } catch (const Error& e) {
     EXPECT_STREQ(e.what(), "gemma2.jinja:1: raise_exception: System role not supported");
   }
+}
+
+// A fresh directory under the build tree for checkpoint files.
+std::string fresh_dir(const std::string& name) {
+  std::string dir = std::string(RLVR_TEST_CACHE_DIR) + "/jinja_test/" + name;
+  std::filesystem::remove_all(dir);
+  std::filesystem::create_directories(dir);
+  return dir;
+}
+
+void write(const std::string& path, const std::string& text) {
+  std::ofstream out(path, std::ios::binary);
+  out << text;
+}
+
+TEST(JinjaChatTemplate, ReadsTheCheckpointsOwnTemplate) {
+  std::string dir = fresh_dir("string");
+  EXPECT_FALSE(read_checkpoint_chat_template(dir).has_value());
+  write(dir + "/tokenizer_config.json",
+        R"({"bos_token": {"content": "<|begin_of_text|>", "lstrip": false}, "eos_token": "<|eot_id|>",
+            "chat_template": "{{ bos_token }}{% for m in messages %}{{ m.content }}{{ eos_token }}{% endfor %}"})");
+  auto t = read_checkpoint_chat_template(dir);
+  ASSERT_TRUE(t.has_value());
+  EXPECT_EQ(t->source, dir + "/tokenizer_config.json:chat_template");
+  EXPECT_EQ(t->bos_token, "<|begin_of_text|>");
+  EXPECT_EQ(t->eos_token, "<|eot_id|>");
+  EXPECT_EQ(render_jinja_chat_template(t->text, {{"user", "hi"}}, false, t->bos_token, t->eos_token),
+            "<|begin_of_text|>hi<|eot_id|>");
+  // chat_template.jinja wins over tokenizer_config.json, as in transformers.
+  write(dir + "/chat_template.jinja", "J{{ messages | length }}");
+  t = read_checkpoint_chat_template(dir);
+  ASSERT_TRUE(t.has_value());
+  EXPECT_EQ(t->source, dir + "/chat_template.jinja");
+  EXPECT_EQ(t->text, "J{{ messages | length }}");
+  EXPECT_EQ(t->eos_token, "<|eot_id|>");
+
+  dir = fresh_dir("list");
+  write(dir + "/tokenizer_config.json",
+        R"({"chat_template": [{"name": "tool_use", "template": "T"}, {"name": "default", "template": "D"}]})");
+  t = read_checkpoint_chat_template(dir);
+  ASSERT_TRUE(t.has_value());
+  EXPECT_EQ(t->text, "D");
+  EXPECT_EQ(t->source, dir + "/tokenizer_config.json:chat_template[1]");
+  EXPECT_EQ(t->bos_token, "");
+}
+
+TEST(JinjaChatTemplate, BadTokenizerConfigIsAClearError) {
+  auto error = [](const std::string& config) -> std::string {
+    std::string dir = fresh_dir("bad");
+    write(dir + "/tokenizer_config.json", config);
+    try {
+      read_checkpoint_chat_template(dir);
+    } catch (const Error& e) {
+      std::string msg = e.what();
+      return msg.substr(0, dir.size()) == dir ? msg.substr(dir.size()) : msg;
+    }
+    return "";
+  };
+  EXPECT_THAT(error("{"), HasSubstr("/tokenizer_config.json: not valid JSON: "));
+  EXPECT_EQ(error(R"({"chat_template": 3})"),
+            "/tokenizer_config.json: chat_template must be a string or a list of {name, template}");
+  EXPECT_EQ(error(R"({"chat_template": [{"name": "x", "template": "T"}]})"),
+            "/tokenizer_config.json: chat_template is a list without a template named \"default\"");
+  EXPECT_EQ(error(R"({"chat_template": [{"name": "default"}]})"),
+            "/tokenizer_config.json: chat_template[0] must be an object with string \"name\" and \"template\"");
+  EXPECT_EQ(error(R"({"eos_token": 5, "chat_template": "x"})"),
+            "/tokenizer_config.json: eos_token must be a string or an object with a string \"content\"");
 }
 
 }  // namespace
