@@ -353,32 +353,49 @@ VerifyResult ExternalVerifier::verify(const VerifyInput& input) const {
   if (too_long) {
     return protocol_error(fmt::format("reply longer than {} bytes", options_.max_reply_bytes));
   }
-  if (!reply.empty() && reply.back() == '\r') reply.pop_back();
-  auto j = nlohmann::json::parse(reply, nullptr, /*allow_exceptions=*/false);
-  if (!j.is_object()) return protocol_error("reply is not a JSON object");
+  detail::ExternalReply parsed = detail::parse_external_reply(reply, id);
+  if (!parsed.ok) return protocol_error(parsed.problem);
+  return parsed.result;
+}
+
+namespace detail {
+
+ExternalReply parse_external_reply(std::string_view line, int64_t id) {
+  ExternalReply out;
+  if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
+  auto j = nlohmann::json::parse(line, nullptr, /*allow_exceptions=*/false);
+  if (!j.is_object()) {
+    out.problem = "reply is not a JSON object";
+    return out;
+  }
   auto id_it = j.find("id");
   if (id_it == j.end() || !id_it->is_number_integer() || id_it->get<int64_t>() != id) {
-    return protocol_error(fmt::format("reply field 'id' is not {}", id));
+    out.problem = fmt::format("reply field 'id' is not {}", id);
+    return out;
   }
   auto score_it = j.find("score");
   if (score_it == j.end() || !score_it->is_number()) {
-    return protocol_error("reply field 'score' is missing or not a number");
+    out.problem = "reply field 'score' is missing or not a number";
+    return out;
   }
   double score = score_it->get<double>();
   if (!std::isfinite(score) || score < 0.0 || score > 1.0) {
-    return protocol_error("reply field 'score' is outside [0, 1]");
+    out.problem = "reply field 'score' is outside [0, 1]";
+    return out;
   }
-  VerifyResult r;
-  r.score = score;
-  r.answer_found = true;
+  out.ok = true;
+  out.result.score = score;
+  out.result.answer_found = true;
   auto reason_it = j.find("reason");
   if (reason_it != j.end() && reason_it->is_string()) {
-    r.reason = std::string(cap_input(reason_it->get_ref<const std::string&>(), 1024));
+    out.result.reason = std::string(cap_input(reason_it->get_ref<const std::string&>(), 1024));
   } else {
-    r.reason = score > 0 ? "accepted" : "rejected";
+    out.result.reason = score > 0 ? "accepted" : "rejected";
   }
-  return r;
+  return out;
 }
+
+}  // namespace detail
 
 ExternalVerifierStats ExternalVerifier::stats() const {
   ExternalVerifierStats s;

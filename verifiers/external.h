@@ -22,6 +22,7 @@
 #include <memory>
 #include <mutex>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "verifiers/verifier.h"
@@ -112,6 +113,20 @@ class ExternalVerifier : public Verifier {
   mutable std::atomic<int64_t> requests_{0}, timeouts_{0}, crashes_{0}, protocol_errors_{0},
       spawn_failures_{0}, inputs_too_long_{0}, restarts_{0};
 };
+
+namespace detail {
+// One reply line of an external verifier, parsed (parse_external_reply).
+struct ExternalReply {
+  bool ok = false;       // true: `result` holds the score; false: `problem` says what was wrong
+  VerifyResult result;   // answer_found = true; reason from the reply (<= 1024 bytes) or
+                         // "accepted"/"rejected"
+  std::string problem;   // "reply is not a JSON object", "reply field 'id' is not 7", ...
+};
+// Parses `line` (without its '\n'; a trailing '\r' is ignored) as the reply to request `id`:
+// a JSON object with "id" == id, a finite "score" in [0, 1] and an optional string "reason".
+// Pure function of its arguments; never throws.
+ExternalReply parse_external_reply(std::string_view line, int64_t id);
+}  // namespace detail
 
 // Registers every `config.external` entry under its name (a factory creating an
 // ExternalVerifier with the entry's command, timeout and process count). Throws rlvr::Error
