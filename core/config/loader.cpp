@@ -17,6 +17,7 @@
 #include "core/config/pipeline.h"
 #include "core/error.h"
 #include "core/fs.h"
+#include "core/tokenizer/unicode.h"
 
 namespace rlvr::core {
 namespace {
@@ -76,7 +77,10 @@ class Reader : public SchemaVisitor {
     if (!node_.IsMap()) return;
     std::set<std::string> seen;
     for (auto it = node_.begin(); it != node_.end(); ++it) {
-      const YAML::Node& key = it->first;
+      // A copy: `it->first` is a member of a temporary (yaml-cpp's iterator_value), so a
+      // reference to it dangles after this statement (ASan: stack-use-after-scope, found by
+      // fuzz/config_yaml).
+      const YAML::Node key = it->first;
       std::string name = key.IsScalar() ? key.Scalar() : std::string("<non-scalar key>");
       if (!seen.insert(name).second) {
         throw Error(fmt::format("{}: duplicate key '{}'", where(src_, key), join_path(path_, name)));
@@ -138,6 +142,7 @@ class Reader : public SchemaVisitor {
       return;
     }
     if (!n.IsScalar()) fail(n, name, "expected a string");
+    check_utf8(n, join_path(path_, name));
     value = n.Scalar();
   }
 
@@ -156,6 +161,7 @@ class Reader : public SchemaVisitor {
         throw Error(fmt::format("{}: {}: expected a list of strings, got {} as an item",
                                 where(src_, item), join_path(path_, name), node_kind(item)));
       }
+      check_utf8(item, fmt::format("{}[{}]", join_path(path_, name), out.size()));
       out.push_back(item.Scalar());
     }
     value = std::move(out);
@@ -232,6 +238,15 @@ class Reader : public SchemaVisitor {
                               expected, node_kind(n)));
     }
     return n;
+  }
+
+  // Text values must be UTF-8 (as YAML requires): yaml-cpp reads other bytes as they are, but
+  // writes them back as U+FFFD, so `rlvr config show` would print a different value than the one
+  // used (found by fuzz/config_yaml).
+  void check_utf8(const YAML::Node& n, const std::string& key) const {
+    if (unicode::is_valid_utf8(n.Scalar())) return;
+    throw Error(fmt::format("{}: {}: the value is not valid UTF-8; expected UTF-8 text (save the file as UTF-8)",
+                            where(src_, n), key));
   }
 
   [[noreturn]] void fail(const YAML::Node& n, const char* name, const std::string& expected) const {
