@@ -73,7 +73,7 @@ TEST(CurveKeys, BadKeyFilesAreRefusedNamingTheFieldAndFile) {
   const CurveKeyPair keys = generate_curve_keypair();
   const auto [pub, sec] = write_curve_keypair(keys, dir.path(), "a", false);
   ::chmod(sec.c_str(), 0644);
-  const std::string msg = error_message([&] { read_secret_key(sec, "security.client_secret_key"); });
+  const std::string msg = error_message([&, path = sec] { read_secret_key(path, "security.client_secret_key"); });
   EXPECT_THAT(msg, HasSubstr("the secret key may be read by other users (mode 0644); refusing to use it"));
   ::chmod(sec.c_str(), 0600);
   EXPECT_EQ(read_secret_key(sec, "x").public_key, keys.public_key);
