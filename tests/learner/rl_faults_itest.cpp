@@ -403,7 +403,8 @@ TEST_F(RlFaults, ANetworkCutLongerThanTheHeartbeatTimeoutIsSurvived) {
   EXPECT_EQ(actor.wait(60s), 0) << slurp(log("actor"));
   EXPECT_GE(count_of(slurp(log("actor")), "connected to the learner"), 2) << slurp(log("actor"));
   const auto summary = nlohmann::json::parse(core::read_file(run_dir() + "/summary.json"));
-  EXPECT_EQ(summary["actors_lost"].get<int64_t>(), 1) << summary.dump(2);
+  // At least the cut: a machine too loaded to run the actor for 2 s could add another.
+  EXPECT_GE(summary["actors_lost"].get<int64_t>(), 1) << summary.dump(2);
   expect_consistent_run(run_dir());
 }
 
