@@ -1764,7 +1764,7 @@ std::string format_time(const std::string& fmt_string, std::time_t when) {
 
 class Renderer {
  public:
-  Renderer(const std::string& name, const RenderOptions& options) : name_(name), options_(options) {}
+  explicit Renderer(const RenderOptions& options) : options_(options) {}
 
   std::string run(const Node& root, const Value& context) {
     auto globals = std::make_shared<Scope>();
@@ -2946,7 +2946,6 @@ class Renderer {
     fail(fmt::format("unknown test '{}'", t));
   }
 
-  const std::string& name_;
   RenderOptions options_;
   std::vector<std::shared_ptr<Scope>> scopes_;
   std::vector<std::shared_ptr<Scope>> root_scopes_;
@@ -2969,7 +2968,7 @@ std::string Template::render(const Value& context, const RenderOptions& options)
   if (!context.is_dict()) {
     throw Error(fmt::format("{}: render context must be a dict of variables, not {}", source_name_, context.type_name()));
   }
-  Renderer r(source_name_, options);
+  Renderer r(options);
   try {
     return r.run(*root_, context);
   } catch (const Fail& f) {
