@@ -298,7 +298,7 @@ TEST(Sampler, BadInputThrowsClearErrors) {
   EXPECT_NE(rlvr::testing::error_message([&] { sampler.generate({{1}}, p); }).find("tokenizer"),
             std::string::npos);
   EXPECT_NE(rlvr::testing::error_message([&] { sampler.generate({std::vector<int32_t>(256, 1)}, SamplingParams{}); })
-                .find("max_position_embeddings"),
+                .find("the model's context (256 positions) leaves no room to generate"),
             std::string::npos);
   EXPECT_TRUE(sampler.generate({}, SamplingParams{}).empty());
 }
