@@ -106,9 +106,21 @@ CheckpointInfo inspect_checkpoint(const std::string& dir) {
   CheckpointInfo info;
   info.dir = dir;
   info.config = load_transformer_config(config_path(dir));
+  std::error_code ec;
+  // Weightless only when no weight file of any layout is there: stray shards without their index
+  // still go to open_weights, which names what is missing.
+  bool any_weights = fs::exists(fs::path(dir) / kIndexFile, ec);
+  for (const auto& entry : fs::directory_iterator(dir, ec)) {
+    if (entry.path().extension() == ".safetensors") any_weights = true;
+  }
+  if (!any_weights) {
+    info.has_weights = false;  // an architecture without weights
+    info.dtype = "none";
+    info.size_bytes = static_cast<int64_t>(fs::file_size(config_path(dir), ec));
+    return info;
+  }
   WeightSources w = open_weights(dir);
   info.sharded = w.sharded;
-  std::error_code ec;
   info.size_bytes = static_cast<int64_t>(fs::file_size(config_path(dir), ec));
   if (w.sharded) info.size_bytes += static_cast<int64_t>(fs::file_size(w.index_path, ec));
   std::set<std::string> dtypes;

@@ -22,16 +22,19 @@ namespace rlvr::core {
 struct CheckpointInfo {
   std::string dir;
   TransformerConfig config;
+  bool has_weights = true;                        // false: config.json only (no weight files at all)
   std::vector<std::string> files;                 // safetensors files, in order
-  std::string dtype;                              // "F32", "F16", "BF16" or "mixed"
+  std::string dtype;                              // "F32", "F16", "BF16" or "mixed"; "none" without weights
   int64_t num_tensors = 0;
-  int64_t num_parameters = 0;                     // elements over all tensors
+  int64_t num_parameters = 0;                     // elements over all tensors (0 without weights)
   int64_t size_bytes = 0;                         // sum of file sizes incl. config/index
   bool sharded = false;
 };
 
-// Reads config.json and validates every safetensors header (no tensor data is read).
-// Throws rlvr::Error naming the file on any problem.
+// Reads config.json and validates every safetensors header (no tensor data is read). A directory
+// with config.json but neither model.safetensors nor model.safetensors.index.json (an architecture
+// only, e.g. configs/models/<name>) is described with has_weights = false; the parameter count then
+// comes from config.num_parameters(). Throws rlvr::Error naming the file on any other problem.
 CheckpointInfo inspect_checkpoint(const std::string& dir);
 
 // Options for loading weights into a module.

@@ -153,8 +153,11 @@ int64_t TransformerConfig::num_parameters() const {
   int64_t mlp = 3 * h * intermediate_size + (mlp_bias ? 2 * intermediate_size + h : 0);
   if (qk_norm()) attn += 2 * head_dim;
   int64_t layer = attn + mlp + 2 * h;
-  int64_t emb = vocab_size * h;
-  return emb * (tie_word_embeddings ? 1 : 2) + num_hidden_layers * layer + h;
+  return num_embedding_parameters() + num_hidden_layers * layer + h;
+}
+
+int64_t TransformerConfig::num_embedding_parameters() const {
+  return vocab_size * hidden_size * (tie_word_embeddings ? 1 : 2);
 }
 
 void TransformerConfig::validate(const std::string& src) const {
@@ -240,7 +243,10 @@ TransformerConfig transformer_config_from_json(const json& j, const std::string&
              "{}: hidden_size ({}) is not divisible by num_attention_heads ({}) and no head_dim is given",
              src, c.hidden_size, c.num_attention_heads);
   c.head_dim = c.hidden_size / c.num_attention_heads;
-  if (has("head_dim") && !j.at("head_dim").is_null()) c.head_dim = get_int(j, "head_dim", src, 1);
+  if (has("head_dim") && !j.at("head_dim").is_null()) {
+    c.head_dim = get_int(j, "head_dim", src, 1);
+    c.head_dim_in_json = true;
+  }
   if (has("max_position_embeddings")) {
     c.max_position_embeddings = get_int(j, "max_position_embeddings", src, 1);
   }
@@ -273,6 +279,8 @@ TransformerConfig transformer_config_from_json(const json& j, const std::string&
                  src, window, c.max_position_embeddings);
     }
     c.extra["sliding_window"] = window;
+  } else if (has("sliding_window")) {
+    c.extra["sliding_window"] = nullptr;  // Qwen3 writes "sliding_window": null; keep the key
   }
   if (c.model_type == "qwen2" || c.model_type == "qwen3") {
     RLVR_CHECK(!c.mlp_bias, "{}: field 'mlp_bias' = true is not supported for {}", src, c.model_type);
@@ -305,7 +313,7 @@ json transformer_config_to_json(const TransformerConfig& c) {
   j["num_hidden_layers"] = c.num_hidden_layers;
   j["num_attention_heads"] = c.num_attention_heads;
   j["num_key_value_heads"] = c.num_key_value_heads;
-  if (c.head_dim * c.num_attention_heads != c.hidden_size) j["head_dim"] = c.head_dim;
+  if (c.head_dim_in_json || c.head_dim * c.num_attention_heads != c.hidden_size) j["head_dim"] = c.head_dim;
   j["max_position_embeddings"] = c.max_position_embeddings;
   j["rms_norm_eps"] = c.rms_norm_eps;
   j["rope_theta"] = c.rope_theta;

@@ -40,6 +40,9 @@ struct TransformerConfig {
   int64_t num_attention_heads = 32;
   int64_t num_key_value_heads = 32;        // default: num_attention_heads (multi-head attention)
   int64_t head_dim = 128;                  // default: hidden_size / num_attention_heads
+  // Whether config.json named head_dim (Llama 3.2 and Qwen3 do). It is then written back even when it
+  // equals hidden_size / num_attention_heads, so a round trip keeps the file's keys. Default false.
+  bool head_dim_in_json = false;
   int64_t max_position_embeddings = 2048;
   double rms_norm_eps = 1e-6;
   double rope_theta = 10000.0;
@@ -63,8 +66,15 @@ struct TransformerConfig {
   // Whether q/k/v (resp. o) projections carry a bias for this model_type.
   bool qkv_bias() const { return model_type == "qwen2" ? true : attention_bias; }
   bool o_bias() const { return model_type == "qwen2" ? false : attention_bias; }
-  // Number of parameters (tied embeddings counted once).
+  // Number of parameters computed from the architecture alone (no weights needed): tied embeddings
+  // counted once, q/k/v (and o) biases per model_type, qwen3's q_norm/k_norm, every RMSNorm. This is
+  // the figure publishers state (Llama-3.1-8B: 8,030,261,248). Hugging Face's safetensors "total" is
+  // larger for tied checkpoints that also store lm_head.weight (Qwen3-0.6B: + vocab x hidden).
   int64_t num_parameters() const;
+  // The embedding matrices: embed_tokens, plus lm_head when not tied (vocab_size x hidden_size each).
+  int64_t num_embedding_parameters() const;
+  // num_parameters() - num_embedding_parameters(): Qwen's model cards call it "Non-Embedding".
+  int64_t num_non_embedding_parameters() const { return num_parameters() - num_embedding_parameters(); }
   // Throws rlvr::Error naming `source` and the field when a value is out of range or the
   // combination is inconsistent (heads not dividing hidden_size, kv heads not dividing heads).
   void validate(const std::string& source) const;

@@ -60,29 +60,67 @@ void run_init(const ModelParams& p) {
                            config.model_type, config.num_parameters(), p.dtype, p.seed);
 }
 
+// 8030261248 -> "8,030,261,248".
+std::string with_commas(int64_t n) {
+  std::string digits = std::to_string(n < 0 ? -n : n), out;
+  for (size_t i = 0; i < digits.size(); ++i) {
+    if (i > 0 && (digits.size() - i) % 3 == 0) out += ',';
+    out += digits[i];
+  }
+  return n < 0 ? "-" + out : out;
+}
+
+// 8030261248 -> "8.03B", 596049920 -> "596M": the rounding model cards use.
+std::string short_count(int64_t n) {
+  const double v = static_cast<double>(n);
+  if (v >= 1e9) return fmt::format("{:.2f}B", v / 1e9);
+  if (v >= 1e6) return fmt::format("{:.0f}M", v / 1e6);
+  return std::to_string(n);
+}
+
 void run_info(const ModelParams& p) {
   core::CheckpointInfo info = core::inspect_checkpoint(p.dir);
   const auto& c = info.config;
   std::string arch = fmt::format("{}", fmt::join(c.architectures, ", "));
-  std::cout << fmt::format(
+  std::string out = fmt::format(
       "directory:      {}\n"
       "architecture:   {} (model_type {})\n"
-      "parameters:     {} ({} tensors)\n"
-      "dtype:          {} (config torch_dtype {})\n"
-      "size on disk:   {} ({} bytes, {} weight file{}{})\n"
+      "parameters:     {} ({}; from config.json, tied embeddings counted once; non-embedding {})\n",
+      info.dir, arch, c.model_type, with_commas(c.num_parameters()), short_count(c.num_parameters()),
+      with_commas(c.num_non_embedding_parameters()));
+  if (info.has_weights) {
+    out += fmt::format(
+        "tensors:        {} tensors, {} elements on disk\n"
+        "dtype:          {} (config torch_dtype {})\n"
+        "size on disk:   {} ({} bytes, {} weight file{}{})\n",
+        info.num_tensors, with_commas(info.num_parameters), info.dtype, c.torch_dtype, human_bytes(info.size_bytes),
+        info.size_bytes, info.files.size(), info.files.size() == 1 ? "" : "s", info.sharded ? ", sharded" : "");
+  } else {
+    out += fmt::format("weights:        no weights (config.json only; config torch_dtype {})\n", c.torch_dtype);
+  }
+  std::string rope = "none";
+  if (!c.rope_scaling.type.empty()) {
+    rope = fmt::format("{} (factor {}", c.rope_scaling.type, c.rope_scaling.factor);
+    if (c.rope_scaling.original_max_position_embeddings > 0) {
+      rope += fmt::format(", original context {}", c.rope_scaling.original_max_position_embeddings);
+    }
+    rope += ")";
+  }
+  out += fmt::format(
       "layers:         {}\n"
       "hidden_size:    {} (intermediate {})\n"
       "heads:          {} query, {} key/value, head_dim {}\n"
       "vocab_size:     {}\n"
       "tied embeddings: {}\n"
       "q/k/v bias:     {}\n"
+      "q/k norm:       {}\n"
       "rope_theta:     {}\n"
+      "rope_scaling:   {}\n"
       "max positions:  {}\n",
-      info.dir, arch, c.model_type, info.num_parameters, info.num_tensors, info.dtype, c.torch_dtype,
-      human_bytes(info.size_bytes), info.size_bytes, info.files.size(), info.files.size() == 1 ? "" : "s",
-      info.sharded ? ", sharded" : "", c.num_hidden_layers, c.hidden_size, c.intermediate_size,
-      c.num_attention_heads, c.num_key_value_heads, c.head_dim, c.vocab_size,
-      c.tie_word_embeddings ? "yes" : "no", c.qkv_bias() ? "yes" : "no", c.rope_theta, c.max_position_embeddings);
+      c.num_hidden_layers, c.hidden_size, c.intermediate_size, c.num_attention_heads, c.num_key_value_heads,
+      c.head_dim, c.vocab_size, c.tie_word_embeddings ? "yes" : "no", c.qkv_bias() ? "yes" : "no",
+      c.qk_norm() ? "yes" : "no", c.rope_theta, rope, c.max_positions());
+  std::cout << out;
 }
 
 void run_logits(const ModelParams& p) {
@@ -133,8 +171,10 @@ void setup(CLI::App& app) {
       ->check(CLI::NonNegativeNumber);
   init->callback([p] { guarded([&] { run_init(*p); }); });
 
-  auto* info = cmd->add_subcommand("info", "Print architecture, parameter count, dtype and size on disk of a checkpoint");
-  info->add_option("dir", p->dir, "Checkpoint directory")->required();
+  auto* info = cmd->add_subcommand("info",
+                                   "Print architecture, parameter count (from config.json), dtype and size on disk "
+                                   "of a checkpoint, or of a directory with only config.json");
+  info->add_option("dir", p->dir, "Checkpoint directory, or a directory holding only config.json")->required();
   info->callback([p] { guarded([&] { run_info(*p); }); });
 
   auto* logits = cmd->add_subcommand("logits",
