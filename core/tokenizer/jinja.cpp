@@ -125,15 +125,25 @@ bool ends_with(const std::string& s, const std::string& p) {
   return s.size() >= p.size() && s.compare(s.size() - p.size(), p.size(), p) == 0;
 }
 
-std::string replace_all(const std::string& s, const std::string& from, const std::string& to, int64_t count) {
+[[noreturn]] void string_too_large(int64_t max_bytes) {
+  fail(fmt::format("render stopped: a string of more than {} bytes (limit: max_output_bytes = {})", max_bytes, max_bytes));
+}
+
+// Python str.replace; a result beyond `max_bytes` fails (render budget).
+std::string replace_all(const std::string& s, const std::string& from, const std::string& to, int64_t count,
+                        int64_t max_bytes) {
   std::string out;
+  auto grow = [&](const std::string& piece) {
+    if (static_cast<int64_t>(out.size() + piece.size()) > max_bytes) string_too_large(max_bytes);
+    out += piece;
+  };
   if (from.empty()) {
     // Python inserts `to` between every character (and at both ends).
     std::u32string u = decode(s);
     int64_t n = 0;
     for (size_t i = 0; i <= u.size(); ++i) {
       if (count < 0 || n < count) {
-        out += to;
+        grow(to);
         ++n;
       }
       if (i < u.size()) append_utf8(out, u[i]);
@@ -146,7 +156,7 @@ std::string replace_all(const std::string& s, const std::string& from, const std
     size_t at = (count >= 0 && n >= count) ? std::string::npos : s.find(from, pos);
     if (at == std::string::npos) break;
     out.append(s, pos, at - pos);
-    out += to;
+    grow(to);
     pos = at + from.size();
     ++n;
   }
@@ -249,10 +259,12 @@ void json_string(std::string& out, const std::string& s) {
 }
 
 // Python json.dumps(value, ensure_ascii=False, indent=indent, separators=None, sort_keys=sort_keys).
-void json_dump(std::string& out, const Value& v, int indent, int level, bool sort_keys) {
+// Output beyond `max_bytes` fails (render budget).
+void json_dump(std::string& out, const Value& v, int64_t indent, int level, bool sort_keys, int64_t max_bytes) {
   const std::string item_sep = indent >= 0 ? "," : ", ";
   auto newline = [&](int lvl) {
     out.push_back('\n');
+    if (static_cast<int64_t>(out.size()) + indent * lvl > max_bytes) string_too_large(max_bytes);
     out.append(static_cast<size_t>(indent * lvl), ' ');
   };
   switch (v.kind()) {
@@ -281,7 +293,7 @@ void json_dump(std::string& out, const Value& v, int indent, int level, bool sor
       for (size_t i = 0; i < l.size(); ++i) {
         if (i > 0) out += item_sep;
         if (indent >= 0) newline(level + 1);
-        json_dump(out, l[i], indent, level + 1, sort_keys);
+        json_dump(out, l[i], indent, level + 1, sort_keys, max_bytes);
       }
       if (indent >= 0) newline(level);
       out.push_back(']');
@@ -303,7 +315,7 @@ void json_dump(std::string& out, const Value& v, int indent, int level, bool sor
         if (indent >= 0) newline(level + 1);
         json_string(out, entries[i]->first);
         out += ": ";
-        json_dump(out, entries[i]->second, indent, level + 1, sort_keys);
+        json_dump(out, entries[i]->second, indent, level + 1, sort_keys, max_bytes);
       }
       if (indent >= 0) newline(level);
       out.push_back('}');
@@ -373,18 +385,29 @@ Value Value::string(std::string s) {
 Value Value::list(List items) {
   Value v;
   v.kind_ = Kind::kList;
+  v.nesting_ = 1;
+  for (const Value& e : items) {
+    v.nesting_ = std::max(v.nesting_, e.nesting_ + 1);
+    v.holds_namespace_ = v.holds_namespace_ || e.holds_namespace_;
+  }
   v.list_ = std::make_shared<List>(std::move(items));
   return v;
 }
 Value Value::dict(Dict d) {
   Value v;
   v.kind_ = Kind::kDict;
+  v.nesting_ = 1;
+  for (const auto& [k, e] : d.entries()) {
+    v.nesting_ = std::max(v.nesting_, e.nesting_ + 1);
+    v.holds_namespace_ = v.holds_namespace_ || e.holds_namespace_;
+  }
   v.dict_ = std::make_shared<Dict>(std::move(d));
   return v;
 }
 Value Value::namespace_object(Dict d) {
   Value v = dict(std::move(d));
   v.namespace_ = true;
+  v.holds_namespace_ = true;
   return v;
 }
 Value Value::function(Function f, std::string name) {
@@ -1745,10 +1768,11 @@ Seq slice_seq(const Seq& s, const Value& vstart, const Value& vstop, const Value
   int64_t start = norm(vstart, step > 0 ? 0 : n - 1, true);
   int64_t stop = norm(vstop, step > 0 ? n : -1, false);
   Seq out;
+  // __int128: start + step may be beyond int64 (a step of 2**62).
   if (step > 0) {
-    for (int64_t i = start; i < stop; i += step) out.push_back(s[static_cast<size_t>(i)]);
+    for (__int128 i = start; i < stop; i += step) out.push_back(s[static_cast<size_t>(i)]);
   } else {
-    for (int64_t i = start; i > stop; i += step) out.push_back(s[static_cast<size_t>(i)]);
+    for (__int128 i = start; i > stop; i += step) out.push_back(s[static_cast<size_t>(i)]);
   }
   return out;
 }
@@ -1760,6 +1784,37 @@ std::string format_time(const std::string& fmt_string, std::time_t when) {
   std::vector<char> buf(256 + fmt_string.size() * 8);
   size_t n = std::strftime(buf.data(), buf.size(), fmt_string.c_str(), &tm);
   return std::string(buf.data(), n);
+}
+
+// Lists and dicts built while rendering may nest this deep (values from JSON: 512).
+constexpr int kMaxValueNesting = 1000;
+
+// Checked int64 arithmetic: Python's ints do not overflow, ours stop with a clear error.
+[[noreturn]] void integer_overflow(const char* op) {
+  fail(fmt::format("integer overflow in {} (results beyond 64 bits are not supported)", op));
+}
+int64_t checked_add(int64_t a, int64_t b) {
+  int64_t r;
+  if (__builtin_add_overflow(a, b, &r)) integer_overflow("+");
+  return r;
+}
+int64_t checked_sub(int64_t a, int64_t b) {
+  int64_t r;
+  if (__builtin_sub_overflow(a, b, &r)) integer_overflow("-");
+  return r;
+}
+int64_t checked_mul(int64_t a, int64_t b, const char* op) {
+  int64_t r;
+  if (__builtin_mul_overflow(a, b, &r)) integer_overflow(op);
+  return r;
+}
+
+// Python int(x) of a float; NaN, infinities and values beyond int64 fail.
+int64_t float_to_int(double d) {
+  if (!(d > -9223372036854775808.0 - 1024 && d < 9223372036854775808.0)) {
+    fail(fmt::format("cannot convert {} to an integer (NaN, infinite or beyond 64 bits)", float_repr(d)));
+  }
+  return static_cast<int64_t>(d);
 }
 
 class Renderer {
@@ -1819,7 +1874,7 @@ class Renderer {
         },
         "dict");
     g.vars["range"] = Value::function(
-        [](const CallArgs& a) -> Value {
+        [this](const CallArgs& a) -> Value {
           check_args(a, "range", 3, {});
           if (a.positional.empty()) fail("range() expects at least 1 argument");
           int64_t start = 0, stop, step = 1;
@@ -1831,11 +1886,15 @@ class Renderer {
             if (a.positional.size() == 3) step = int_arg(&a.positional[2], "range() argument", 1);
           }
           if (step == 0) fail("range() step must not be zero");
+          // The item count, computed without overflow: ceil((stop - start) / step) when positive.
+          __int128 span = step > 0 ? static_cast<__int128>(stop) - start : static_cast<__int128>(start) - stop;
+          __int128 mag = step > 0 ? static_cast<__int128>(step) : -static_cast<__int128>(step);
+          __int128 count = span <= 0 ? 0 : (span + mag - 1) / mag;
+          if (count > 1000000) fail("range() is limited to 1000000 items");
+          tick(static_cast<int64_t>(count));
           Value::List out;
-          for (int64_t i = start; step > 0 ? i < stop : i > stop; i += step) {
-            if (out.size() >= 1000000) fail("range() is limited to 1000000 items");
-            out.push_back(Value::integer(i));
-          }
+          out.reserve(static_cast<size_t>(count));
+          for (__int128 k = 0; k < count; ++k) out.push_back(Value::integer(static_cast<int64_t>(start + k * step)));
           return Value::list(std::move(out));
         },
         "range");
@@ -1850,6 +1909,122 @@ class Renderer {
     }
   }
 
+  // ---- the render budget (RenderOptions::max_*)
+  void tick(int64_t n = 1) {
+    steps_ += n;
+    if (steps_ > options_.max_steps) {
+      fail(fmt::format("render stopped after {} steps (limit: max_steps = {})", steps_, options_.max_steps));
+    }
+  }
+  void check_string_size(int64_t bytes) {
+    if (bytes > options_.max_output_bytes) {
+      fail(fmt::format("render stopped: a string of {} bytes (limit: max_output_bytes = {})", bytes,
+                       options_.max_output_bytes));
+    }
+  }
+  void check_output(const std::string& out) {
+    if (static_cast<int64_t>(out.size()) > options_.max_output_bytes) {
+      fail(fmt::format("render stopped: output of {} bytes (limit: max_output_bytes = {})", out.size(),
+                       options_.max_output_bytes));
+    }
+  }
+  void count_loop_iteration() {
+    if (++loop_iterations_ > options_.max_loop_iterations) {
+      fail(fmt::format("render stopped after {} loop iterations (limit: max_loop_iterations = {})", loop_iterations_,
+                       options_.max_loop_iterations));
+    }
+    tick();
+  }
+  // One level of statement/expression nesting for the lifetime of the object (max_depth), and
+  // one step.
+  struct Nest {
+    Renderer& r;
+    explicit Nest(Renderer& renderer) : r(renderer) {
+      if (++r.node_depth_ > r.options_.max_depth) {
+        int d = r.node_depth_--;
+        fail(fmt::format("render stopped at nesting depth {} (limit: max_depth = {})", d, r.options_.max_depth));
+      }
+      r.tick();
+    }
+    ~Nest() { --r.node_depth_; }
+    Nest(const Nest&) = delete;
+    Nest& operator=(const Nest&) = delete;
+  };
+  // One macro or recursive loop() call for the lifetime of the object (max_call_depth).
+  struct CallLevel {
+    Renderer& r;
+    explicit CallLevel(Renderer& renderer) : r(renderer) {
+      if (++r.depth_ > r.options_.max_call_depth) {
+        int d = r.depth_--;
+        fail(fmt::format("render stopped at call depth {}: macros or recursive loops nested too deep (limit: "
+                         "max_call_depth = {})",
+                         d, r.options_.max_call_depth));
+      }
+    }
+    ~CallLevel() { --r.depth_; }
+    CallLevel(const CallLevel&) = delete;
+    CallLevel& operator=(const CallLevel&) = delete;
+  };
+  // A list or dict is printed, serialized and compared item by item, shared items as often as
+  // they occur (`[x, x]` with x = `[y, y]` ... grows exponentially while built cheaply): walk it
+  // first, charging the walk, and refuse one whose flat size (items + string bytes) is beyond
+  // max_output_bytes.
+  void check_walk(const Value& v) {
+    if (!v.is_list() && !v.is_dict()) return;
+    int64_t count = 0;
+    if (!walk(v, count)) {
+      fail(fmt::format("render stopped: a {} too large to print or compare (more than {} items and string bytes; "
+                       "limit: max_output_bytes = {})",
+                       v.type_name(), options_.max_output_bytes, options_.max_output_bytes));
+    }
+    tick(count / 16);
+  }
+  // Adds v's items and string bytes to `count`; false once it passes max_output_bytes.
+  bool walk(const Value& v, int64_t& count) {
+    count += 1 + (v.is_string() ? static_cast<int64_t>(v.as_string().size()) : 0);
+    if (count > options_.max_output_bytes) return false;
+    if (v.is_list()) {
+      for (const Value& e : v.as_list()) {
+        if (!walk(e, count)) return false;
+      }
+    } else if (v.is_dict()) {
+      for (const auto& [k, e] : v.as_dict().entries()) {
+        count += static_cast<int64_t>(k.size());
+        if (!walk(e, count)) return false;
+      }
+    }
+    return true;
+  }
+  // str() of a value within the budget.
+  std::string to_str(const Value& v) {
+    check_walk(v);
+    return v.str();
+  }
+  // iterate() within the budget: the items are charged before they are made.
+  std::vector<Value> items_of(const Value& v, const std::string& what) {
+    if (v.is_string()) tick(static_cast<int64_t>(v.as_string().size()));
+    if (v.is_list()) tick(static_cast<int64_t>(v.as_list().size()));
+    if (v.is_dict()) tick(static_cast<int64_t>(v.as_dict().size()));
+    return iterate(v, what);
+  }
+  // The budget's view of a value a node produced: strings within max_output_bytes and charged
+  // for their bytes (copying them is work), computed lists and dicts charged per item, nesting
+  // bounded.
+  void account(const Node& n, const Value& v) {
+    if (v.is_string()) {
+      check_string_size(static_cast<int64_t>(v.as_string().size()));
+      tick(static_cast<int64_t>(v.as_string().size()) / 64);
+    } else if (v.is_list() || v.is_dict()) {
+      if (v.nesting() > kMaxValueNesting) {
+        fail(fmt::format("render stopped: a {} nested {} levels deep (limit {})", v.type_name(), v.nesting(),
+                         kMaxValueNesting));
+      }
+      if (n.kind != NK::kName && n.kind != NK::kGetAttr && n.kind != NK::kGetItem && n.kind != NK::kLiteral) {
+        tick(static_cast<int64_t>(v.is_list() ? v.as_list().size() : v.as_dict().size()));
+      }
+    }
+  }
+
   // ---- statements
   Flow exec_body(const std::vector<NodePtr>& body, std::string& out) {
     for (const auto& n : body) {
@@ -1861,7 +2036,10 @@ class Renderer {
 
   Flow exec(const Node& n, std::string& out) {
     try {
-      return exec_impl(n, out);
+      Nest nest(*this);
+      Flow flow = exec_impl(n, out);
+      check_output(out);
+      return flow;
     } catch (Fail& f) {
       if (f.line < 0) f.line = n.line;
       throw;
@@ -1871,7 +2049,7 @@ class Renderer {
   Flow exec_impl(const Node& n, std::string& out) {
     switch (n.kind) {
       case NK::kText: out += n.name; return Flow::kNormal;
-      case NK::kPrint: out += eval(*n.a).str(); return Flow::kNormal;
+      case NK::kPrint: out += to_str(eval(*n.a)); return Flow::kNormal;
       case NK::kBody: return exec_body(n.body, out);
       case NK::kIf:
         for (size_t i = 0; i < n.args.size(); ++i) {
@@ -1892,7 +2070,13 @@ class Renderer {
                            "assignments",
                            n.name, n.ops[0], ns.type_name()));
         }
-        ns.mutable_dict().set(n.name, eval(*n.a));
+        Value v = eval(*n.a);
+        if (v.holds_namespace()) {
+          // Namespaces are the only mutable values: one inside another could form a reference
+          // cycle (a leak, and endless printing).
+          fail(fmt::format("cannot assign a namespace (or a list or dict holding one) to '{}.{}'", n.ops[0], n.name));
+        }
+        ns.mutable_dict().set(n.name, std::move(v));
         return Flow::kNormal;
       }
       case NK::kSetBlock: {
@@ -1911,18 +2095,18 @@ class Renderer {
         auto caller_node = std::make_shared<Node>(n);
         caller_node->name = "caller";
         Value caller = make_macro(*caller_node, nullptr, caller_node);
-        out += call(*n.a, &caller).str();
+        out += to_str(call(*n.a, &caller));
         return Flow::kNormal;
       }
       case NK::kFilterBlock: {
         std::string captured;
         exec_body(n.body, captured);
-        out += apply_filter_chain(*n.a, Value::string(captured)).str();
+        out += to_str(apply_filter_chain(*n.a, Value::string(captured)));
         return Flow::kNormal;
       }
       case NK::kBreak: return Flow::kBreak;
       case NK::kContinue: return Flow::kContinue;
-      default: out += eval(n).str(); return Flow::kNormal;
+      default: out += to_str(eval(n)); return Flow::kNormal;
     }
   }
 
@@ -1934,7 +2118,7 @@ class Renderer {
       assign(targets[0], v);
       return;
     }
-    std::vector<Value> items = iterate(v, "unpacking");
+    std::vector<Value> items = items_of(v, "unpacking");
     if (items.size() != targets.size()) {
       fail(fmt::format("cannot unpack {} value{} into {} names", items.size(), items.size() == 1 ? "" : "s", targets.size()));
     }
@@ -1942,11 +2126,12 @@ class Renderer {
   }
 
   void exec_for(const Node& n, const Value& iterable, std::string& out) {
-    if (++depth_ > kMaxDepth) fail(fmt::format("recursion deeper than {} levels", kMaxDepth));
-    std::vector<Value> items = iterate(iterable, "for loop");
+    CallLevel level(*this);
+    std::vector<Value> items = items_of(iterable, "for loop");
     if (n.b) {  // `for x in y if cond`: filter first, so loop.length counts the kept items
       std::vector<Value> kept;
       for (const Value& item : items) {
+        count_loop_iteration();
         push_scope();
         assign_targets(n.ops, item);
         bool keep = eval(*n.b).truthy();
@@ -1957,6 +2142,7 @@ class Renderer {
     }
     const int64_t len = static_cast<int64_t>(items.size());
     for (int64_t i = 0; i < len; ++i) {
+      count_loop_iteration();
       push_scope();
       Dict loop;
       loop.set("index", Value::integer(i + 1));
@@ -1994,7 +2180,6 @@ class Renderer {
       if (f == Flow::kBreak) break;
     }
     if (len == 0 && !n.else_body.empty()) exec_body(n.else_body, out);
-    --depth_;
   }
 
   // A macro (or a call block's `caller`) as a function value.
@@ -2003,7 +2188,7 @@ class Renderer {
     Value caller_copy = caller ? *caller : Value::undefined("caller");
     return Value::function(
         [this, node, keep_alive, caller_copy](const CallArgs& a) -> Value {
-          if (++depth_ > kMaxDepth) fail(fmt::format("macro calls nested deeper than {} levels", kMaxDepth));
+          CallLevel level(*this);
           auto saved = scopes_;
           scopes_ = root_scopes_;
           push_scope();
@@ -2039,7 +2224,6 @@ class Renderer {
           std::string out;
           exec_body(node->body, out);
           scopes_ = saved;
-          --depth_;
           return Value::string(out);
         },
         n.name);
@@ -2048,7 +2232,10 @@ class Renderer {
   // ---- expressions
   Value eval(const Node& n) {
     try {
-      return eval_impl(n);
+      Nest nest(*this);
+      Value v = eval_impl(n);
+      account(n, v);
+      return v;
     } catch (Fail& f) {
       if (f.line < 0) f.line = n.line;
       throw;
@@ -2132,7 +2319,10 @@ class Renderer {
       case NK::kNeg:
       case NK::kPos: {
         Value v = eval(*n.a);
-        if (v.kind() == Value::Kind::kInt) return Value::integer(n.kind == NK::kNeg ? -v.as_int() : v.as_int());
+        if (v.kind() == Value::Kind::kInt) {
+          if (n.kind == NK::kNeg && v.as_int() == INT64_MIN) integer_overflow("unary -");
+          return Value::integer(n.kind == NK::kNeg ? -v.as_int() : v.as_int());
+        }
         if (v.kind() == Value::Kind::kFloat) return Value::number(n.kind == NK::kNeg ? -v.as_float() : v.as_float());
         if (v.is_undefined()) undefined_error(v);
         fail(fmt::format("bad operand type for unary {}: {}", n.kind == NK::kNeg ? '-' : '+', v.type_name()));
@@ -2149,8 +2339,10 @@ class Renderer {
       case NK::kBinary: return binary(n.name, eval(*n.a), eval(*n.b));
       case NK::kCompare: {
         Value left = eval(*n.args[0]);
+        check_walk(left);
         for (size_t i = 0; i < n.ops.size(); ++i) {
           Value right = eval(*n.args[i + 1]);
+          check_walk(right);
           const std::string& op = n.ops[i];
           bool r;
           if (op == "==") {
@@ -2193,7 +2385,11 @@ class Renderer {
   }
 
   Value binary(const std::string& op, const Value& l, const Value& r) {
-    if (op == "~") return Value::string(l.str() + r.str());
+    if (op == "~") {
+      std::string ls = to_str(l), rs = to_str(r);
+      check_string_size(static_cast<int64_t>(ls.size() + rs.size()));
+      return Value::string(ls + rs);
+    }
     if (l.is_undefined()) undefined_error(l);
     if (r.is_undefined()) undefined_error(r);
     const bool ints = l.kind() == Value::Kind::kInt && r.kind() == Value::Kind::kInt;
@@ -2203,19 +2399,23 @@ class Renderer {
     const bool int_like = nums && l.kind() != Value::Kind::kFloat && r.kind() != Value::Kind::kFloat;
     (void)ints;
     if (op == "+") {
-      if (int_like) return Value::integer(inum(l) + inum(r));
+      if (int_like) return Value::integer(checked_add(inum(l), inum(r)));
       if (nums) return Value::number(num(l) + num(r));
-      if (l.is_string() && r.is_string()) return Value::string(l.as_string() + r.as_string());
+      if (l.is_string() && r.is_string()) {
+        check_string_size(static_cast<int64_t>(l.as_string().size() + r.as_string().size()));
+        return Value::string(l.as_string() + r.as_string());
+      }
       if (l.is_list() && r.is_list()) {
+        tick(static_cast<int64_t>(l.as_list().size() + r.as_list().size()));
         Value::List out = l.as_list();
         out.insert(out.end(), r.as_list().begin(), r.as_list().end());
         return Value::list(std::move(out));
       }
     } else if (op == "-") {
-      if (int_like) return Value::integer(inum(l) - inum(r));
+      if (int_like) return Value::integer(checked_sub(inum(l), inum(r)));
       if (nums) return Value::number(num(l) - num(r));
     } else if (op == "*") {
-      if (int_like) return Value::integer(inum(l) * inum(r));
+      if (int_like) return Value::integer(checked_mul(inum(l), inum(r), "*"));
       if (nums) return Value::number(num(l) * num(r));
       const Value* seq = l.is_string() || l.is_list() ? &l : (r.is_string() || r.is_list() ? &r : nullptr);
       const Value* count = seq == &l ? &r : &l;
@@ -2223,6 +2423,9 @@ class Renderer {
         int64_t c = inum(*count);
         int64_t unit = seq->is_string() ? static_cast<int64_t>(seq->as_string().size()) : static_cast<int64_t>(seq->as_list().size());
         if (c > 0 && unit > 0 && c > 100000000 / unit) fail("repetition result is too large");
+        const int64_t total = c > 0 ? c * unit : 0;  // <= 1e8
+        if (seq->is_string()) check_string_size(total);
+        tick(seq->is_string() ? total / 64 : total);
         if (seq->is_string()) {
           std::string out;
           for (int64_t i = 0; i < c; ++i) out += seq->as_string();
@@ -2240,22 +2443,30 @@ class Renderer {
     } else if (op == "//") {
       if (nums) {
         if (num(r) == 0) fail("integer division by zero");
-        if (int_like) return Value::integer(py_floordiv(inum(l), inum(r)));
+        if (int_like) {
+          if (inum(l) == INT64_MIN && inum(r) == -1) integer_overflow("//");
+          return Value::integer(py_floordiv(inum(l), inum(r)));
+        }
         return Value::number(std::floor(num(l) / num(r)));
       }
     } else if (op == "%") {
       if (nums) {
         if (num(r) == 0) fail("modulo by zero");
-        if (int_like) return Value::integer(py_mod(inum(l), inum(r)));
+        if (int_like) return Value::integer(inum(r) == -1 ? 0 : py_mod(inum(l), inum(r)));
         double m = std::fmod(num(l), num(r));
         if (m != 0 && ((m < 0) != (num(r) < 0))) m += num(r);
         return Value::number(m);
       }
     } else if (op == "**") {
       if (int_like && inum(r) >= 0) {
-        int64_t result = 1;
-        for (int64_t i = 0; i < inum(r); ++i) result *= inum(l);
-        return Value::integer(result);
+        // Square and multiply: at most 64 rounds, overflow checked.
+        int64_t base = inum(l), e = inum(r), acc = 1;
+        while (e > 0) {
+          if (e & 1) acc = checked_mul(acc, base, "**");
+          e >>= 1;
+          if (e > 0) base = checked_mul(base, base, "**");
+        }
+        return Value::integer(acc);
       }
       if (nums) return Value::number(std::pow(num(l), num(r)));
     }
@@ -2342,7 +2553,7 @@ class Renderer {
       if (m == "replace") {
         check_args(a, m, 3, {});
         return Value::string(replace_all(s, str_arg(arg(a, 0, "old"), "replace() old"), str_arg(arg(a, 1, "new"), "replace() new"),
-                                         int_arg(arg(a, 2, "count"), "replace() count", -1)));
+                                         int_arg(arg(a, 2, "count"), "replace() count", -1), options_.max_output_bytes));
       }
       if (m == "split" || m == "rsplit") {
         check_args(a, m, 2, {"sep", "maxsplit"});
@@ -2385,11 +2596,12 @@ class Renderer {
         if (!items) fail("join() takes exactly one argument");
         std::string out;
         bool first = true;
-        for (const Value& v : iterate(*items, "join()")) {
+        for (const Value& v : items_of(*items, "join()")) {
           if (!v.is_string()) fail("join(): sequence item is " + v.type_name() + ", expected a string");
           if (!first) out += s;
           out += v.as_string();
           first = false;
+          check_string_size(static_cast<int64_t>(out.size()));
         }
         return Value::string(out);
       }
@@ -2415,7 +2627,7 @@ class Renderer {
         }
         return Value::boolean(m == "isupper" || m == "islower" ? any_cased : true);
       }
-      if (m == "format") return Value::string(str_format(s, a));
+      if (m == "format") return Value::string(str_format(s, a, options_.max_output_bytes));
       return std::nullopt;
     }
     if (obj.is_dict()) {
@@ -2545,7 +2757,7 @@ class Renderer {
   }
 
   // Python str.format with {} / {0} / {name} fields (no format specs beyond none).
-  static std::string str_format(const std::string& s, const CallArgs& a) {
+  static std::string str_format(const std::string& s, const CallArgs& a, int64_t max_bytes) {
     std::string out;
     size_t auto_index = 0;
     for (size_t i = 0; i < s.size(); ++i) {
@@ -2568,13 +2780,14 @@ class Renderer {
           v = auto_index < a.positional.size() ? &a.positional[auto_index] : nullptr;
           ++auto_index;
         } else if (std::all_of(field.begin(), field.end(), [](char ch) { return std::isdigit(static_cast<unsigned char>(ch)); })) {
-          size_t k = std::stoul(field);
-          v = k < a.positional.size() ? &a.positional[k] : nullptr;
+          v = field.size() < 9 && std::stoul(field) < a.positional.size() ? &a.positional[std::stoul(field)] : nullptr;
         } else {
           v = find_kwarg(a, field);
         }
         if (!v) fail("format(): no argument for '{" + field + "}'");
+        if (v->is_list() || v->is_dict()) fail("format(): only strings and numbers can be formatted here, not " + v->type_name());
         out += v->str();
+        if (static_cast<int64_t>(out.size()) > max_bytes) string_too_large(max_bytes);
         i = e;
       } else if (c == '}') {
         fail("format(): single '}' in the format string");
@@ -2600,7 +2813,7 @@ class Renderer {
   Value filter(const std::string& f, const Value& v, const CallArgs& a) {
     auto need_string = [&](const Value& x) -> std::string {
       if (x.is_undefined()) return "";
-      return x.str();
+      return to_str(x);
     };
     if (f == "trim" || f == "strip") {
       check_args(a, f, 1, {"chars"});
@@ -2610,12 +2823,14 @@ class Renderer {
     if (f == "tojson") {
       check_args(a, f, 1, {"indent", "ensure_ascii", "separators", "sort_keys"});
       const Value* ind = arg(a, 0, "indent");
-      int indent = ind && !ind->is_none() ? static_cast<int>(int_arg(ind, "tojson indent", 0)) : -1;
+      int64_t indent = ind && !ind->is_none() ? int_arg(ind, "tojson indent", 0) : -1;
+      check_string_size(indent);
       const Value* sk = find_kwarg(a, "sort_keys");
       if (const Value* ea = find_kwarg(a, "ensure_ascii"); ea && ea->truthy()) fail("tojson: ensure_ascii=true is not supported");
       if (const Value* sep = find_kwarg(a, "separators"); sep && !sep->is_none()) fail("tojson: separators= is not supported");
       std::string out;
-      json_dump(out, v, indent, 0, sk && sk->truthy());
+      check_walk(v);
+      json_dump(out, v, indent, 0, sk && sk->truthy(), options_.max_output_bytes);
       return Value::string(out);
     }
     if (f == "upper") return Value::string(to_upper(need_string(v)));
@@ -2639,7 +2854,8 @@ class Renderer {
     if (f == "replace") {
       check_args(a, f, 3, {"old", "new", "count"});
       return Value::string(replace_all(need_string(v), str_arg(arg(a, 0, "old"), "replace old"),
-                                       str_arg(arg(a, 1, "new"), "replace new"), int_arg(arg(a, 2, "count"), "replace count", -1)));
+                                       str_arg(arg(a, 1, "new"), "replace new"), int_arg(arg(a, 2, "count"), "replace count", -1),
+                                       options_.max_output_bytes));
     }
     if (f == "join") {
       check_args(a, f, 2, {"d", "attribute"});
@@ -2648,10 +2864,11 @@ class Renderer {
       std::string sep = d ? d->str() : "";
       std::string out;
       bool first = true;
-      for (const Value& x : iterate(v, "join")) {
+      for (const Value& x : items_of(v, "join")) {
         if (!first) out += sep;
-        out += attr ? attribute_of(x, *attr).str() : x.str();
+        out += to_str(attr ? attribute_of(x, *attr) : x);
         first = false;
+        check_string_size(static_cast<int64_t>(out.size()));
       }
       return Value::string(out);
     }
@@ -2665,7 +2882,7 @@ class Renderer {
     }
     if (f == "first" || f == "last") {
       if (v.is_undefined()) undefined_error(v);
-      std::vector<Value> items = iterate(v, f);
+      std::vector<Value> items = items_of(v, f);
       if (items.empty()) return Value::undefined(f == "first" ? "(first of an empty sequence)" : "(last of an empty sequence)");
       return f == "first" ? items.front() : items.back();
     }
@@ -2675,7 +2892,7 @@ class Renderer {
       size_t first_test_arg = by_attr ? 1 : 0;
       if (by_attr && a.positional.empty()) fail(f + "() needs an attribute name");
       Value::List out;
-      for (const Value& x : iterate(v, f)) {
+      for (const Value& x : items_of(v, f)) {
         Value subject = by_attr ? attribute_of(x, a.positional[0]) : x;
         bool r;
         if (a.positional.size() > first_test_arg) {
@@ -2693,7 +2910,7 @@ class Renderer {
       Value::List out;
       const Value* attr = find_kwarg(a, "attribute");
       const Value* def = find_kwarg(a, "default");
-      for (const Value& x : iterate(v, "map")) {
+      for (const Value& x : items_of(v, "map")) {
         if (attr) {
           Value r = attribute_of(x, *attr);
           out.push_back(r.is_undefined() && def ? *def : r);
@@ -2728,12 +2945,12 @@ class Renderer {
       if (rev && rev->truthy()) std::reverse(l.begin(), l.end());
       return Value::list(std::move(l));
     }
-    if (f == "string") return Value::string(v.str());
+    if (f == "string") return Value::string(to_str(v));
     if (f == "int") {
       const Value* def = arg(a, 0, "default");
       int64_t d = def ? int_arg(def, "int default", 0) : 0;
       if (v.kind() == Value::Kind::kInt) return v;
-      if (v.kind() == Value::Kind::kFloat) return Value::integer(static_cast<int64_t>(v.as_float()));
+      if (v.kind() == Value::Kind::kFloat) return Value::integer(float_to_int(v.as_float()));
       if (v.kind() == Value::Kind::kBool) return Value::integer(v.as_bool() ? 1 : 0);
       if (v.is_string()) {
         std::string t = py_strip(v.as_string(), nullptr, true, true);
@@ -2742,7 +2959,7 @@ class Renderer {
         long long x = std::strtoll(t.c_str(), &end, 10);
         if (!t.empty() && end && *end == '\0' && errno == 0) return Value::integer(x);
         double dd = std::strtod(t.c_str(), &end);
-        if (!t.empty() && end && *end == '\0') return Value::integer(static_cast<int64_t>(dd));
+        if (!t.empty() && end && *end == '\0') return Value::integer(float_to_int(dd));
       }
       return Value::integer(d);
     }
@@ -2757,10 +2974,10 @@ class Renderer {
       const Value* def = arg(a, 0, "default");
       return def ? *def : Value::number(0.0);
     }
-    if (f == "list") return Value::list(iterate(v, "list"));
+    if (f == "list") return Value::list(items_of(v, "list"));
     if (f == "safe" || f == "e" || f == "escape" || f == "forceescape") {
       if (f == "safe") return v;
-      std::string s = v.str(), out;
+      std::string s = to_str(v), out;
       for (char c : s) {
         switch (c) {
           case '&': out += "&amp;"; break;
@@ -2774,7 +2991,10 @@ class Renderer {
       return Value::string(out);
     }
     if (f == "abs") {
-      if (v.kind() == Value::Kind::kInt) return Value::integer(std::llabs(v.as_int()));
+      if (v.kind() == Value::Kind::kInt) {
+        if (v.as_int() == INT64_MIN) integer_overflow("abs");
+        return Value::integer(std::llabs(v.as_int()));
+      }
       if (v.kind() == Value::Kind::kFloat) return Value::number(std::fabs(v.as_float()));
       fail("abs needs a number, not " + v.type_name());
     }
@@ -2790,8 +3010,10 @@ class Renderer {
     }
     if (f == "unique") {
       Value::List out;
-      for (const Value& x : iterate(v, "unique")) {
+      check_walk(v);
+      for (const Value& x : items_of(v, "unique")) {
         bool seen = false;
+        tick(static_cast<int64_t>(out.size()));  // quadratic: charge the comparisons
         for (const Value& y : out) seen = seen || y.equals(x);
         if (!seen) out.push_back(x);
       }
@@ -2803,13 +3025,14 @@ class Renderer {
         std::reverse(u.begin(), u.end());
         return Value::string(encode(u));
       }
-      std::vector<Value> items = iterate(v, "reverse");
+      std::vector<Value> items = items_of(v, "reverse");
       std::reverse(items.begin(), items.end());
       return Value::list(std::move(items));
     }
     if (f == "sort") {
       check_args(a, f, 3, {"reverse", "case_sensitive", "attribute"});
-      std::vector<Value> items = iterate(v, "sort");
+      check_walk(v);
+      std::vector<Value> items = items_of(v, "sort");
       const Value* rev = arg(a, 0, "reverse");
       const Value* attr = arg(a, 2, "attribute");
       std::stable_sort(items.begin(), items.end(), [&](const Value& x, const Value& y) {
@@ -2821,7 +3044,8 @@ class Renderer {
       return Value::list(std::move(items));
     }
     if (f == "sum" || f == "min" || f == "max") {
-      std::vector<Value> items = iterate(v, f);
+      check_walk(v);
+      std::vector<Value> items = items_of(v, f);
       const Value* attr = find_kwarg(a, "attribute");
       if (f == "sum") {
         Value total = f == "sum" && arg(a, 1, "start") ? *arg(a, 1, "start") : Value::integer(0);
@@ -2839,7 +3063,14 @@ class Renderer {
     if (f == "indent") {
       check_args(a, f, 3, {"width", "first", "blank"});
       const Value* w = arg(a, 0, "width");
-      std::string pad = w && w->is_string() ? w->as_string() : std::string(static_cast<size_t>(int_arg(w, "indent width", 4)), ' ');
+      std::string pad;
+      if (w && w->is_string()) {
+        pad = w->as_string();
+      } else {
+        int64_t width = std::max<int64_t>(0, int_arg(w, "indent width", 4));  // Python: ' ' * -1 == ''
+        check_string_size(width);
+        pad.assign(static_cast<size_t>(width), ' ');
+      }
       const Value* first = arg(a, 1, "first");
       const Value* blank = arg(a, 2, "blank");
       std::string s = need_string(v), out;
@@ -2857,6 +3088,7 @@ class Renderer {
         if (i == 0 && !(first && first->truthy())) do_pad = false;
         if (do_pad && (!lines[i].empty() || (blank && blank->truthy()))) out += pad;
         out += lines[i];
+        check_string_size(static_cast<int64_t>(out.size()));
       }
       return Value::string(out);
     }
@@ -2873,6 +3105,7 @@ class Renderer {
       int64_t len = static_cast<int64_t>(codepoint_count(s));
       if (len >= width) return Value::string(s);
       int64_t total = width - len;
+      check_string_size(static_cast<int64_t>(s.size()) + total);
       int64_t left = total / 2 + (total & width & 1);
       return Value::string(std::string(static_cast<size_t>(left), ' ') + s + std::string(static_cast<size_t>(total - left), ' '));
     }
@@ -2891,6 +3124,7 @@ class Renderer {
       std::string part = path.substr(start, dot == std::string::npos ? std::string::npos : dot - start);
       if (cur.is_undefined()) return cur;
       bool numeric = !part.empty() && std::all_of(part.begin(), part.end(), [](char c) { return std::isdigit(static_cast<unsigned char>(c)); });
+      numeric = numeric && part.size() <= 18;  // fits int64
       cur = numeric && cur.is_list() ? get_item(cur, Value::integer(std::stoll(part)), part) : get_item(cur, Value::string(part), part);
       if (dot == std::string::npos) return cur;
       start = dot + 1;
@@ -2925,6 +3159,8 @@ class Renderer {
     if (t == "true") return v.kind() == Value::Kind::kBool && v.as_bool();
     if (t == "false") return v.kind() == Value::Kind::kBool && !v.as_bool();
     if (t == "callable") return v.is_function();
+    check_walk(v);
+    for (const Value& x : args) check_walk(x);
     if (t == "equalto" || t == "eq" || t == "==" || t == "sameas") return v.equals(need(0));
     if (t == "ne" || t == "!=") return !v.equals(need(0));
     if (t == "lt" || t == "lessthan" || t == "<") return compare_values(v, need(0), "<") < 0;
@@ -2937,7 +3173,7 @@ class Renderer {
       if (t == "divisibleby") {
         int64_t d = int_arg(&need(0), "divisibleby argument", 1);
         if (d == 0) fail("divisibleby 0");
-        return v.as_int() % d == 0;
+        return d == -1 || v.as_int() % d == 0;
       }
       return (py_mod(v.as_int(), 2) == 1) == (t == "odd");
     }
@@ -2949,7 +3185,10 @@ class Renderer {
   RenderOptions options_;
   std::vector<std::shared_ptr<Scope>> scopes_;
   std::vector<std::shared_ptr<Scope>> root_scopes_;
-  int depth_ = 0;
+  int depth_ = 0;       // macro calls and loops (recursive loop() calls) nested (max_call_depth)
+  int node_depth_ = 0;  // statements and expressions nested (max_depth)
+  int64_t steps_ = 0;
+  int64_t loop_iterations_ = 0;
 };
 
 }  // namespace

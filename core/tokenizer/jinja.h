@@ -17,8 +17,9 @@
 // Errors: a template that does not parse throws rlvr::Error at parse time naming the source,
 // line and what was expected; a failure while rendering (type errors, raise_exception(msg),
 // use of an undefined value) throws rlvr::Error naming the source and line of the failing node.
-// Nothing aborts. Rendering depth is capped (kMaxDepth nested calls/macros) so a recursive
-// macro cannot overflow the stack.
+// Nothing aborts. Parsing caps nesting and tag size; rendering runs under a budget
+// (RenderOptions: steps, loop iterations, output bytes, nesting and call depth), so no template
+// can hang, exhaust memory or overflow the stack.
 #pragma once
 
 #include <cstdint>
@@ -121,11 +122,19 @@ class Value {
   bool equals(const Value& other) const;
   // Kind name for error messages ("string", "list", "undefined" ...).
   std::string type_name() const;
+  // Nesting of a list or dict as it was when created: 1 + the deepest item (0 for others). A
+  // namespace's later attribute assignments are not counted (the renderer bounds them).
+  int nesting() const { return nesting_; }
+  // Whether this is, or (when created) held, a namespace() object: the renderer refuses to
+  // store such a value in a namespace attribute, so no reference cycle can form.
+  bool holds_namespace() const { return holds_namespace_; }
 
  private:
   Kind kind_ = Kind::kUndefined;
   bool b_ = false;
   bool namespace_ = false;
+  bool holds_namespace_ = false;
+  int nesting_ = 0;
   int64_t i_ = 0;
   double d_ = 0;
   std::string s_;
@@ -141,6 +150,10 @@ struct TemplateOptions {
   bool keep_trailing_newline = false;  // keep a single trailing newline of the source
 };
 
+// Default maximum nesting of macro calls and recursive loops while rendering
+// (RenderOptions::max_call_depth).
+inline constexpr int kMaxDepth = 200;
+
 // Options of one render() call. Plain struct.
 struct RenderOptions {
   // The time strftime_now() formats (local time, as Python's datetime.now()). Unset (default):
@@ -148,6 +161,31 @@ struct RenderOptions {
   std::optional<std::time_t> now;
   // Whether the global strftime_now is defined (transformers defines it). Default true.
   bool define_strftime_now = true;
+
+  // The render budget. A chat template is outside input (a checkpoint's tokenizer_config.json or
+  // chat_template.jinja), so no template may run (nearly) forever, exhaust memory or overflow the
+  // stack: a render that exceeds one of these stops with rlvr::Error "<source>:<line>: render
+  // stopped ... (limit: <option> = <value>)". The defaults are far above what real templates
+  // need: the 12 templates of tests/fixtures/chat_templates render all their test conversations
+  // with 1/100 of each (the depths: 1/10; JinjaLimits.RealTemplatesRenderWithAHundredthOfThe-
+  // DefaultBudget). At the defaults the worst template stops within about a second and 1 GB
+  // (Release build, measured 2026-11-30: 10M steps ~0.5 s; 200k loop iterations ~0.5 s).
+  //
+  // Steps: one per statement or expression node executed, plus one per 256 bytes of every
+  // string value and per 16 items of every list a node produces (copying is work), plus the
+  // items a builtin walks (range, unique, ...).
+  int64_t max_steps = 10'000'000;
+  // For-loop iterations, all loops of the render together (`for x in y if c` counts each
+  // candidate).
+  int64_t max_loop_iterations = 200'000;
+  // Bytes of the rendered text, of any block's captured output (set/filter blocks, macro
+  // bodies) and of any single string value built while rendering.
+  int64_t max_output_bytes = 32 << 20;
+  // Statements and expressions being evaluated inside each other (bounds the interpreter's
+  // stack use; a template alone nests at most about 1300 deep, see the parser's limits).
+  int max_depth = 3000;
+  // Macro calls (and recursive loop() calls) nested inside each other.
+  int max_call_depth = kMaxDepth;
 };
 
 namespace detail {
@@ -174,8 +212,5 @@ class Template {
   std::string source_name_;
   std::shared_ptr<const detail::Node> root_;
 };
-
-// Maximum nesting of macro calls and recursive loops while rendering.
-inline constexpr int kMaxDepth = 200;
 
 }  // namespace rlvr::core::jinja

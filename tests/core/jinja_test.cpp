@@ -356,8 +356,6 @@ TEST(JinjaErrors, RenderErrorsNameTheLine) {
             "it too)");
   EXPECT_EQ(error_of("{{ 5() }}"), "test.jinja:1: '5' (int) is not callable");
   EXPECT_EQ(error_of("{{ undefined_fn() }}"), "test.jinja:1: 'undefined_fn' is undefined");
-  EXPECT_EQ(error_of("{% macro r(n) %}{{ r(n) }}{% endmacro %}{{ r(1) }}"),
-            "test.jinja:1: macro calls nested deeper than 200 levels");
   EXPECT_EQ(error_of("{{ {'a': x} | tojson }}", nlohmann::json::object()),
             "test.jinja:1: tojson: 'x' is undefined (not JSON serializable)");
   Template t("x", "t.jinja");
@@ -367,6 +365,173 @@ TEST(JinjaErrors, RenderErrorsNameTheLine) {
   } catch (const Error& e) {
     EXPECT_STREQ(e.what(), "t.jinja: render context must be a dict of variables, not list");
   }
+}
+
+// ---------------------------------------------------------------------------------------------
+// The render budget (RenderOptions::max_*): a chat template is outside input, so none may run
+// forever, exhaust memory or overflow the stack.
+
+// The message of the rlvr::Error rendering `source` with `opt` throws; "" if none.
+std::string budget_error(const std::string& source, const RenderOptions& opt,
+                         const nlohmann::json& vars = nlohmann::json::object()) {
+  try {
+    Template(source, "tokenizer_config.json:chat_template").render(Value::from_json(vars), opt);
+  } catch (const Error& e) {
+    return e.what();
+  }
+  return "";
+}
+
+TEST(JinjaLimits, LoopIterationsAreCountedAcrossAllLoops) {
+  RenderOptions opt;
+  opt.max_loop_iterations = 1000;
+  // Nested loops: 10 + 10 x 99 iterations fit, 10 + 10 x 100 do not.
+  EXPECT_EQ(budget_error("{% for i in range(10) %}{% for j in range(99) %}{% endfor %}{% endfor %}", opt), "");
+  EXPECT_EQ(budget_error("line 1\n{% for i in range(10) %}{% for j in range(100) %}{% endfor %}{% endfor %}", opt),
+            "tokenizer_config.json:chat_template:2: render stopped after 1001 loop iterations (limit: "
+            "max_loop_iterations = 1000)");
+  // `for x in y if cond` counts each candidate.
+  EXPECT_EQ(budget_error("{% for i in range(5000) if i > 4990 %}{{ i }}{% endfor %}", opt),
+            "tokenizer_config.json:chat_template:1: render stopped after 1001 loop iterations (limit: "
+            "max_loop_iterations = 1000)");
+  EXPECT_EQ(RenderOptions().max_loop_iterations, 200000);
+  // range() itself refuses a billion items before any loop runs.
+  EXPECT_EQ(error_of("{% for i in range(10**9) %}{% endfor %}"), "test.jinja:1: range() is limited to 1000000 items");
+}
+
+TEST(JinjaLimits, StepsBoundWorkThatLoopsDoNotCount) {
+  RenderOptions opt;
+  opt.max_steps = 1000;
+  // A recursive macro that fans out (2**30 calls) without deep nesting or any loop.
+  const std::string fan =
+      "{% macro f(n) %}{% if n > 0 %}{{ f(n - 1) }}{{ f(n - 1) }}{% endif %}{% endmacro %}{{ f(30) }}";
+  EXPECT_EQ(budget_error(fan, opt),
+            "tokenizer_config.json:chat_template:1: render stopped after 1001 steps (limit: max_steps = 1000)");
+  // Built lists are charged per item before they exist.
+  EXPECT_EQ(budget_error("{{ ([1] * 5000) | length }}", opt),
+            "tokenizer_config.json:chat_template:1: render stopped after 5007 steps (limit: max_steps = 1000)");
+  EXPECT_EQ(budget_error("{{ [1, 2] | length }}", opt), "");
+  EXPECT_EQ(RenderOptions().max_steps, 10000000);
+}
+
+TEST(JinjaLimits, OutputAndStringsAreBounded) {
+  RenderOptions opt;
+  opt.max_output_bytes = 500;
+  EXPECT_EQ(budget_error("{% for i in range(50) %}0123456789{% endfor %}", opt), "");
+  EXPECT_EQ(budget_error("{% for i in range(51) %}0123456789{% endfor %}", opt),
+            "tokenizer_config.json:chat_template:1: render stopped: output of 510 bytes (limit: max_output_bytes = 500)");
+  // Captured output (set blocks, macro bodies) is bounded as well.
+  EXPECT_EQ(budget_error("{% set x %}{% for i in range(51) %}0123456789{% endfor %}{% endset %}", opt),
+            "tokenizer_config.json:chat_template:1: render stopped: output of 510 bytes (limit: max_output_bytes = 500)");
+  // A string value is refused before it is built.
+  EXPECT_EQ(error_of("{{ 'x' * 90000000 }}"),
+            "test.jinja:1: render stopped: a string of 90000000 bytes (limit: max_output_bytes = 33554432)");
+  EXPECT_EQ(error_of("{% set ns = namespace(s='x') %}{% for i in range(40) %}{% set ns.s = ns.s ~ ns.s %}{% endfor %}"),
+            "test.jinja:1: render stopped: a string of 67108864 bytes (limit: max_output_bytes = 33554432)");
+  EXPECT_EQ(budget_error("{{ 'ab'.replace('', 'xxxxxxxxxx' * 40) }}", opt),
+            "tokenizer_config.json:chat_template:1: render stopped: a string of more than 500 bytes (limit: "
+            "max_output_bytes = 500)");
+  EXPECT_EQ(budget_error("{{ 'x' | center(1000) }}", opt),
+            "tokenizer_config.json:chat_template:1: render stopped: a string of 1000 bytes (limit: max_output_bytes = 500)");
+  EXPECT_EQ(budget_error("{{ 'a\\nb' | indent(100000) }}", opt),
+            "tokenizer_config.json:chat_template:1: render stopped: a string of 100000 bytes (limit: max_output_bytes = "
+            "500)");
+  // A list shared inside itself grows exponentially while it is built cheaply; printing or
+  // comparing it is refused after walking max_output_bytes items.
+  EXPECT_EQ(budget_error("{% set ns = namespace(a=[1]) %}{% for i in range(60) %}{% set ns.a = [ns.a, ns.a] %}"
+                         "{% endfor %}{{ ns.a }}",
+                         opt),
+            "tokenizer_config.json:chat_template:1: render stopped: a list too large to print or compare (more than "
+            "500 items and string bytes; limit: max_output_bytes = 500)");
+  EXPECT_EQ(RenderOptions().max_output_bytes, 32 << 20);
+}
+
+TEST(JinjaLimits, RecursionIsBoundedByCallAndNestingDepth) {
+  EXPECT_EQ(error_of("{% macro r(n) %}{{ r(n) }}{% endmacro %}{{ r(1) }}"),
+            "test.jinja:1: render stopped at call depth 201: macros or recursive loops nested too deep (limit: "
+            "max_call_depth = 200)");
+  EXPECT_EQ(error_of("{% for x in [1] recursive %}{{ loop([1]) }}{% endfor %}"),
+            "test.jinja:1: render stopped at call depth 201: macros or recursive loops nested too deep (limit: "
+            "max_call_depth = 200)");
+  RenderOptions opt;
+  opt.max_call_depth = 100000;
+  EXPECT_EQ(budget_error("{% macro r(n) %}{{ r(n) }}{% endmacro %}{{ r(1) }}", opt),
+            "tokenizer_config.json:chat_template:1: render stopped at nesting depth 3001 (limit: max_depth = 3000)");
+  // A deep but legal expression (the parser allows 1000 parts per tag) is within max_depth.
+  std::string chain = "{{ 'x'";
+  for (int i = 0; i < 900; ++i) chain += " | trim";
+  EXPECT_EQ(render(chain + " }}"), "x");
+  opt.max_depth = 50;
+  EXPECT_EQ(budget_error(chain + " }}", opt),
+            "tokenizer_config.json:chat_template:1: render stopped at nesting depth 51 (limit: max_depth = 50)");
+}
+
+TEST(JinjaLimits, ValuesCannotNestWithoutBoundOrFormCycles) {
+  EXPECT_EQ(error_of("{% set ns = namespace(l=[]) %}{% for i in range(2000) %}{% set ns.l = [ns.l] %}{% endfor %}"),
+            "test.jinja:1: render stopped: a list nested 1001 levels deep (limit 1000)");
+  EXPECT_EQ(error_of("{% set ns = namespace() %}{% set ns.me = ns %}"),
+            "test.jinja:1: cannot assign a namespace (or a list or dict holding one) to 'ns.me'");
+  EXPECT_EQ(error_of("{% set a = namespace() %}{% set b = namespace() %}{% set a.x = {'k': [b]} %}"),
+            "test.jinja:1: cannot assign a namespace (or a list or dict holding one) to 'a.x'");
+}
+
+TEST(JinjaLimits, IntegerOverflowIsAnErrorNotUndefinedBehaviour) {
+  EXPECT_EQ(render("{{ 10 ** 9 }} {{ 2 ** 62 }} {{ (-2) ** 63 }} {{ 7 ** 0 }}"),
+            "1000000000 4611686018427387904 -9223372036854775808 1");
+  const std::string msg = " (results beyond 64 bits are not supported)";
+  EXPECT_EQ(error_of("{{ 2 ** 63 }}"), "test.jinja:1: integer overflow in **" + msg);
+  EXPECT_EQ(error_of("{{ 3 ** 100000000000 }}"), "test.jinja:1: integer overflow in **" + msg);
+  EXPECT_EQ(error_of("{{ 9223372036854775807 + 1 }}"), "test.jinja:1: integer overflow in +" + msg);
+  EXPECT_EQ(error_of("{{ -9223372036854775807 - 2 }}"), "test.jinja:1: integer overflow in -" + msg);
+  EXPECT_EQ(error_of("{{ 4294967296 * 4294967296 }}"), "test.jinja:1: integer overflow in *" + msg);
+  EXPECT_EQ(error_of("{{ (-9223372036854775807 - 1) // -1 }}"), "test.jinja:1: integer overflow in //" + msg);
+  EXPECT_EQ(error_of("{{ -(-9223372036854775807 - 1) }}"), "test.jinja:1: integer overflow in unary -" + msg);
+  EXPECT_EQ(error_of("{{ (-9223372036854775807 - 1) | abs }}"), "test.jinja:1: integer overflow in abs" + msg);
+  EXPECT_EQ(render("{{ (-9223372036854775807 - 1) % -1 }} {{ -7 % -1 }}"), "0 0");
+  EXPECT_EQ(error_of("{{ 1e300 | int }}"),
+            "test.jinja:1: cannot convert 1e+300 to an integer (NaN, infinite or beyond 64 bits)");
+  EXPECT_EQ(render("{{ [1, 2, 3][::4611686018427387904] }} {{ [1, 2, 3][::-4611686018427387904] }}"), "[1] [3]");
+}
+
+TEST(JinjaLimits, ParserRefusesDeepNestingOfEveryBlockKind) {
+  for (const std::string open : {"{% for x in y %}", "{% set x %}", "{% macro m() %}", "{% filter upper %}",
+                                 "{% if true %}{% else %}"}) {
+    std::string src;
+    for (int i = 0; i < 100000; ++i) src += open;
+    EXPECT_EQ(error_of(src), "test.jinja:1: syntax error: blocks nested deeper than 100 levels") << open;
+  }
+}
+
+TEST(JinjaLimits, RealTemplatesRenderWithAHundredthOfTheDefaultBudget) {
+  // Every committed real template renders every test conversation with 1/100 of each default
+  // budget (the depths: 1/10), and gives the same text as with the defaults: the defaults leave
+  // a wide margin.
+  nlohmann::ordered_json expected = nlohmann::ordered_json::parse(read_file(kFixtures + "expected.json"));
+  RenderOptions defaults;
+  defaults.now = expected["now"].get<int64_t>();
+  RenderOptions tight = defaults;
+  tight.max_steps = defaults.max_steps / 100;
+  tight.max_loop_iterations = defaults.max_loop_iterations / 100;
+  tight.max_output_bytes = defaults.max_output_bytes / 100;
+  tight.max_depth = defaults.max_depth / 10;
+  tight.max_call_depth = defaults.max_call_depth / 10;
+  int rendered = 0;
+  for (const auto& c : expected["cases"]) {
+    if (c.contains("error")) continue;
+    const std::string name = c["template"];
+    const nlohmann::ordered_json& model = expected["models"][name];
+    nlohmann::ordered_json vars = {
+        {"messages", expected["conversations"][c["conversation"].get<std::string>()]},
+        {"tools", c["conversation"] == "tool_call" ? expected["tools"] : nlohmann::ordered_json(nullptr)},
+        {"documents", nullptr},
+        {"add_generation_prompt", c["add_generation_prompt"]}};
+    if (!model["bos"].is_null()) vars["bos_token"] = model["bos"];
+    if (!model["eos"].is_null()) vars["eos_token"] = model["eos"];
+    Template t(read_file(kFixtures + name + ".jinja"), name + ".jinja");
+    EXPECT_EQ(t.render(Value::from_json(vars), tight), t.render(Value::from_json(vars), defaults)) << name;
+    ++rendered;
+  }
+  EXPECT_GE(rendered, 90);
 }
 
 // ---------------------------------------------------------------------------------------------
