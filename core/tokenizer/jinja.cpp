@@ -850,7 +850,10 @@ class Lexer {
         ++i;
         continue;
       }
-      if (i + 1 >= src_.size()) continue;  // reported as not closed above
+      if (i + 1 >= src_.size()) {  // a backslash as the last byte: not closed (was an endless loop)
+        i = src_.size();
+        continue;
+      }
       char n = src_[i + 1];
       i += 2;
       auto hex = [&](int count) -> char32_t {

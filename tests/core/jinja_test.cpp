@@ -298,6 +298,10 @@ TEST(JinjaErrors, SyntaxErrorsNameSourceLineAndExpectation) {
             "test.jinja:1: syntax error: unknown tag 'endif', expected one of if, for, set, macro, call, filter, "
             "generation, break, continue (or the end tag of an open block)");
   EXPECT_EQ(error_of("{{ 'abc }}"), "test.jinja:1: syntax error: string literal starting with ' is not closed");
+  // A backslash as the template's last byte, inside a string: the lexer looped forever (found
+  // by fuzz_jinja_template, tests/fuzz_regressions/jinja_template/timeout_trailing_backslash_in_string).
+  EXPECT_EQ(error_of("{{ 'abc\\"), "test.jinja:1: syntax error: string literal starting with ' is not closed");
+  EXPECT_EQ(error_of("x\n{{ \"\\"), "test.jinja:2: syntax error: string literal starting with \" is not closed");
   EXPECT_EQ(error_of("{# open"), "test.jinja:1: syntax error: comment '{#' is not closed, expected '#}'");
   EXPECT_EQ(error_of("{% break %}"), "test.jinja:1: syntax error: 'break' outside of a for loop");
   EXPECT_EQ(error_of("{{ a[1 }}"), "test.jinja:1: syntax error: unexpected '}', expected ']'");
