@@ -1,9 +1,13 @@
 #include "sft_dpo/data.h"
 
 #include <algorithm>
+#include <cmath>
+#include <functional>
+#include <optional>
 
 #include "core/error.h"
 #include "core/log.h"
+#include "sft_dpo/reference_cache.h"
 
 namespace rlvr::sft_dpo {
 
@@ -42,6 +46,32 @@ TokenizedSequence tokenize_conversation(const core::Tokenizer& tokenizer, const 
 
 namespace {
 
+// A {"text": ...} row: [BOS] + encode(text) + [EOS], every token after the first a target.
+TokenizedSequence tokenize_text(const core::Tokenizer& tokenizer, const std::string& text, int64_t max_seq_len,
+                                bool* truncated) {
+  TokenizedSequence seq;
+  if (auto bos = tokenizer.bos_id()) seq.ids.push_back(*bos);
+  tokenizer.encode_append(text, &seq.ids);
+  std::optional<int32_t> eos;
+  for (const char* candidate : {"<|endoftext|>", "<|end_of_text|>", "</s>", "<eos>"}) {
+    if (eos) break;
+    for (const auto& t : tokenizer.added_tokens()) {
+      if (t.content == candidate) eos = t.id;
+    }
+  }
+  if (eos && (seq.ids.empty() || seq.ids.back() != *eos)) seq.ids.push_back(*eos);
+  seq.loss_mask.assign(seq.ids.size(), 1);
+  seq.loss_mask[0] = 0;
+  *truncated = static_cast<int64_t>(seq.ids.size()) > max_seq_len;
+  if (*truncated) {
+    seq.ids.resize(static_cast<size_t>(max_seq_len));
+    seq.loss_mask.resize(static_cast<size_t>(max_seq_len));
+  }
+  RLVR_CHECK(seq.num_targets() > 0, "'text': {} token(s), nothing to train on; expected at least 2 tokens",
+             seq.ids.size());
+  return seq;
+}
+
 void note_truncation(DatasetStats& stats, const std::string& path, int64_t line, int64_t max_seq_len) {
   if (stats.truncated++ == 0) {
     RLVR_LOG_WARN("{}:{}: row longer than max_seq_len {} tokens, truncated (further truncations are counted)",
@@ -67,7 +97,9 @@ SftDataset load_sft_dataset(const std::string& path, const core::Tokenizer& toke
     core::SftExample ex = core::parse_sft_row(row, line);
     bool truncated = false;
     TokenizedSequence seq =
-        tokenize_conversation(tokenizer, settings.chat_template, ex.messages, settings.max_seq_len, &truncated);
+        ex.plain_text ? tokenize_text(tokenizer, ex.text, settings.max_seq_len, &truncated)
+                      : tokenize_conversation(tokenizer, settings.chat_template, ex.messages, settings.max_seq_len,
+                                              &truncated, ex.prompt_messages);
     if (truncated) note_truncation(ds.stats, path, line, settings.max_seq_len);
     TrainRow r;
     r.num_targets = seq.num_targets();
@@ -130,6 +162,134 @@ PreferenceDataset load_preference_dataset(const std::string& path, const core::T
   });
   finish_stats(ds.stats, js, path, static_cast<int64_t>(ds.pairs.size()));
   return ds;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Mixes
+
+namespace {
+
+// splitmix64 stream seeded from (seed, a, b); the same on every platform.
+struct SplitMix {
+  uint64_t state;
+  SplitMix(uint64_t seed, uint64_t a, uint64_t b)
+      : state(seed * 0x9E3779B97F4A7C15ULL + a * 0xD1B54A32D192ED03ULL + b * 0x8CB92BA72F3D8DD7ULL + 1) {}
+  uint64_t next() {
+    uint64_t z = (state += 0x9E3779B97F4A7C15ULL);
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
+    return z ^ (z >> 31);
+  }
+};
+
+constexpr uint64_t kSelectStream = 0x5E1EC7;   // select_rows draws
+constexpr uint64_t kShuffleStream = 0x5A0FF1E;  // the one shuffle of a mix
+
+bool whole_file_once(const std::vector<DataSource>& sources) {
+  return sources.size() == 1 && sources[0].rows == 0 && sources[0].weight == 1.0;
+}
+
+// Loads every source with `load(path)` and keeps the rows select_rows picks, then shuffles.
+template <class Dataset, class Items>
+Dataset load_mix(const std::vector<DataSource>& sources, uint64_t seed, Items Dataset::*items,
+                 const std::function<Dataset(const std::string&)>& load) {
+  RLVR_CHECK(!sources.empty(), "no training files; expected train.train_file or train.train_files");
+  if (whole_file_once(sources)) return load(sources[0].path);
+  Dataset out;
+  for (size_t i = 0; i < sources.size(); ++i) {
+    Dataset ds = load(sources[i].path);
+    const auto n = static_cast<int64_t>((ds.*items).size());
+    std::vector<int64_t> picked;
+    try {
+      picked = select_rows(n, sources[i], seed, i);
+    } catch (const Error& e) {
+      throw Error(fmt::format("train.train_files[{}] ({}): {}", i, sources[i].path, e.what()));
+    }
+    for (int64_t k : picked) (out.*items).push_back((ds.*items)[static_cast<size_t>(k)]);
+    RLVR_LOG_INFO("mix: {} -> {} of {} rows (weight {}, rows {})", sources[i].path, picked.size(), n,
+                  sources[i].weight, sources[i].rows);
+    out.stats.skipped += ds.stats.skipped;
+    out.stats.truncated += ds.stats.truncated;
+    if (out.stats.first_error.empty()) out.stats.first_error = ds.stats.first_error;
+  }
+  auto& all = out.*items;
+  const auto total = static_cast<int64_t>(all.size());
+  SplitMix rng(seed, kShuffleStream, 0);
+  for (int64_t i = total - 1; i > 0; --i) {
+    auto j = static_cast<int64_t>(rng.next() % static_cast<uint64_t>(i + 1));
+    std::swap(all[static_cast<size_t>(i)], all[static_cast<size_t>(j)]);
+  }
+  out.stats.rows = total;
+  RLVR_LOG_INFO("mix: {} rows from {} files", total, sources.size());
+  return out;
+}
+
+}  // namespace
+
+std::vector<DataSource> train_sources(const core::TrainConfig& train) {
+  RLVR_CHECK(train.train_file.empty() || train.train_files.empty(),
+             "train.train_file and train.train_files are both set; expected one of them (a single file, or a "
+             "list of {{path, weight | rows}})");
+  std::vector<DataSource> out;
+  if (!train.train_file.empty()) {
+    out.push_back(DataSource{train.train_file, 1.0, 0});
+    return out;
+  }
+  RLVR_CHECK(!train.train_files.empty(),
+             "train.train_file is empty; expected a JSONL file (or train.train_files) for mode {}", train.mode);
+  for (size_t i = 0; i < train.train_files.size(); ++i) {
+    const auto& f = train.train_files[i];
+    RLVR_CHECK(!f.path.empty(), "train.train_files[{}].path is empty; expected a JSONL file", i);
+    out.push_back(DataSource{f.path, f.weight, f.rows});
+  }
+  return out;
+}
+
+std::vector<int64_t> select_rows(int64_t n, const DataSource& source, uint64_t seed, size_t source_index) {
+  RLVR_CHECK(n > 0, "no usable rows to draw from");
+  const int64_t target =
+      source.rows > 0 ? source.rows : static_cast<int64_t>(std::floor(source.weight * static_cast<double>(n)));
+  RLVR_CHECK(target > 0, "weight {} of {} usable rows selects no row; expected weight >= 1/{} (or rows >= 1)",
+             source.weight, n, n);
+  std::vector<int64_t> out;
+  out.reserve(static_cast<size_t>(target));
+  for (int64_t r = 0; r < target / n; ++r) {
+    for (int64_t k = 0; k < n; ++k) out.push_back(k);
+  }
+  const int64_t extra = target % n;
+  if (extra > 0) {
+    // The first `extra` entries of a partial Fisher-Yates shuffle: distinct rows, no replacement.
+    std::vector<int64_t> pool(static_cast<size_t>(n));
+    for (int64_t k = 0; k < n; ++k) pool[static_cast<size_t>(k)] = k;
+    SplitMix rng(seed, kSelectStream, source_index);
+    for (int64_t k = 0; k < extra; ++k) {
+      auto j = k + static_cast<int64_t>(rng.next() % static_cast<uint64_t>(n - k));
+      std::swap(pool[static_cast<size_t>(k)], pool[static_cast<size_t>(j)]);
+      out.push_back(pool[static_cast<size_t>(k)]);
+    }
+  }
+  return out;
+}
+
+SftDataset load_sft_mix(const std::vector<DataSource>& sources, uint64_t seed, const core::Tokenizer& tokenizer,
+                        const TokenizeSettings& settings) {
+  return load_mix<SftDataset>(sources, seed, &SftDataset::rows, [&](const std::string& path) {
+    return load_sft_dataset(path, tokenizer, settings);
+  });
+}
+
+PreferenceDataset load_preference_mix(const std::vector<DataSource>& sources, uint64_t seed,
+                                      const core::Tokenizer& tokenizer, const TokenizeSettings& settings) {
+  return load_mix<PreferenceDataset>(sources, seed, &PreferenceDataset::pairs, [&](const std::string& path) {
+    return load_preference_dataset(path, tokenizer, settings);
+  });
+}
+
+std::string mix_identity(const std::vector<DataSource>& sources, uint64_t seed) {
+  if (whole_file_once(sources)) return hash_file(sources[0].path);
+  std::string out = fmt::format("seed={}", seed);
+  for (const auto& s : sources) out += fmt::format(";{}*{}*{}", hash_file(s.path), s.weight, s.rows);
+  return out;
 }
 
 std::vector<int64_t> epoch_order(int64_t n, uint64_t seed, int64_t epoch) {

@@ -12,6 +12,7 @@
 #include <string>
 #include <vector>
 
+#include "core/config/config.h"
 #include "core/data/jsonl.h"
 #include "core/tokenizer/chat_template.h"
 #include "core/tokenizer/tokenizer.h"
@@ -60,8 +61,11 @@ struct SftDataset {
   std::vector<TrainRow> rows;
   DatasetStats stats;
 };
-// Reads `path` (SFT `messages` rows). Throws rlvr::Error with file:line for a bad row under
-// kStop, or when the file cannot be read or holds no usable row.
+// Reads `path` (SFT rows: `messages`, TRL `prompt`/`completion`, or plain `text`; see
+// core::parse_sft_row). A `text` row is encoded without a chat template, with the tokenizer's
+// BOS (post_processor) first and the EOS token appended (as TRL's SFTTrainer), every token after
+// the first a target. Throws rlvr::Error with file:line for a bad row under kStop, or when the
+// file cannot be read or holds no usable row.
 SftDataset load_sft_dataset(const std::string& path, const core::Tokenizer& tokenizer,
                             const TokenizeSettings& settings);
 
@@ -79,6 +83,39 @@ struct PreferenceDataset {
 // Reads `path` (TULU chosen/rejected or TRL prompt/chosen/rejected rows). Errors as load_sft_dataset.
 PreferenceDataset load_preference_dataset(const std::string& path, const core::Tokenizer& tokenizer,
                                           const TokenizeSettings& settings);
+
+// ---------------------------------------------------------------------------------------------
+// Mixes of several files (train.train_files), as open-instruct's dataset_mixer_list.
+
+// One file of the training data and how much of it is drawn.
+struct DataSource {
+  std::string path;
+  double weight = 1.0;  // fraction of the file's usable rows: int(weight x n); > 1 repeats
+  int64_t rows = 0;     // when > 0: this many rows instead of weight; > n repeats
+};
+// The sources of a run: train.train_files, or train.train_file alone. Throws rlvr::Error when
+// both or neither is set, or an entry has an empty path.
+std::vector<DataSource> train_sources(const core::TrainConfig& train);
+
+// Which of `n` usable rows source `source_index` contributes, as open-instruct's
+// DatasetConfig.select_samples: the target count t (rows, else int(weight x n)) is floor(t / n)
+// copies of every row in file order, then t mod n distinct rows drawn without replacement with
+// a generator seeded by (seed, source_index). Throws rlvr::Error when t is 0.
+std::vector<int64_t> select_rows(int64_t n, const DataSource& source, uint64_t seed, size_t source_index);
+
+// The rows of every source, selected with select_rows and then shuffled once with `seed` (the
+// trainer's per-epoch order shuffles again; packing then mixes files). A single source that takes
+// its file once (weight 1, no rows: train.train_file) keeps the file order, as load_sft_dataset.
+// stats.rows counts drawn rows; skipped and truncated count file rows. Errors as
+// load_sft_dataset, for each file; a source that selects no row names its index and path.
+SftDataset load_sft_mix(const std::vector<DataSource>& sources, uint64_t seed, const core::Tokenizer& tokenizer,
+                        const TokenizeSettings& settings);
+PreferenceDataset load_preference_mix(const std::vector<DataSource>& sources, uint64_t seed,
+                                      const core::Tokenizer& tokenizer, const TokenizeSettings& settings);
+
+// What identifies the data of a mix (for cache keys and run fingerprints): each file's content
+// hash, weight and rows, and the seed when more than one file or a weight is involved.
+std::string mix_identity(const std::vector<DataSource>& sources, uint64_t seed);
 
 // The order of `n` data units in `epoch`: a permutation that depends only on (seed, epoch),
 // identical on every platform (splitmix64 + Fisher-Yates), so a resumed run sees the same order.

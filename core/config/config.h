@@ -119,10 +119,31 @@ struct OptimConfig {
   }
 };
 
+// One file of a training mix (train.train_files), as open-instruct's dataset_mixer: `weight` is
+// a fraction of the file's usable rows (above 1 repeats them), `rows` a row count (above the
+// file's count repeats them). See docs/DATA.md.
+struct TrainFileConfig {
+  std::string path;
+  double weight = 1.0;
+  int64_t rows = 0;
+
+  void visit(SchemaVisitor& v) {
+    v.field("path", path, "JSONL file (plain or .gz), in the format of train.mode.");
+    v.field("weight", weight,
+            "Fraction of the file's usable rows drawn (int(weight x rows)); above 1 repeats the file, then "
+            "draws the remainder. Ignored when rows is set.",
+            Range{0, 1e6});
+    v.field("rows", rows,
+            "Rows drawn from the file instead of a fraction; more than it has repeats it. 0: use weight.",
+            Range{0, 1e12});
+  }
+};
+
 // The training loop of `rlvr train` (modes sft and dpo).
 struct TrainConfig {
   std::string mode = "sft";
   std::string train_file;
+  std::vector<TrainFileConfig> train_files;
   std::string eval_file;
   int64_t max_seq_len = 1024;
   bool packing = false;
@@ -141,7 +162,12 @@ struct TrainConfig {
 
   void visit(SchemaVisitor& v) {
     v.choice("mode", mode, {"sft", "dpo"}, "Training mode of `rlvr train`.");
-    v.field("train_file", train_file, "Training data, JSONL (format depends on the mode).");
+    v.field("train_file", train_file,
+            "Training data, JSONL or .jsonl.gz (format depends on the mode, docs/DATA.md); set this or "
+            "train_files.");
+    v.list("train_files", train_files,
+           "Several training files mixed with sampling weights, drawn and shuffled with run.seed (instead "
+           "of train_file).");
     v.field("eval_file", eval_file, "Validation data, JSONL; empty disables evaluation.");
     v.field("max_seq_len", max_seq_len, "Longest tokenized row; longer rows are truncated and counted.",
             Range{8, 1048576});

@@ -395,6 +395,8 @@ Config finish_load(YAML::Node merged, const std::string& name,
   for (const auto& spec : overrides) merged = merge(merged, override_node(spec));
   Config config;
   read_into(config, merged, Source{name});
+  RLVR_CHECK(config.train.train_file.empty() || config.train.train_files.empty(),
+             "{}: train.train_file and train.train_files are both set; expected one of them", name);
   return config;
 }
 
@@ -560,7 +562,12 @@ std::string config_docs_markdown() {
          "  file; mappings merge key by key, lists and scalars replace.\n"
          "- `--set a.b.c=value` on the command line overrides one key after all files\n"
          "  (repeatable, applied in order). The value is YAML, so a list is `[a, b]`.\n"
-         "- `rlvr config check FILE` validates, `rlvr config show FILE` prints the resolved config.\n";
+         "- `rlvr config check FILE` validates, `rlvr config show FILE` prints the resolved config.\n"
+         "- Paths inside a config (`model.path`, `train.train_file`, `train.train_files[].path`,\n"
+         "  `rl.train_file`, `run.output_dir`, ...) are used as written: a relative path is relative to\n"
+         "  the working directory of the command, not to the YAML file (only `base:` is resolved\n"
+         "  relative to the file that names it). Run commands from the directory the paths assume, or\n"
+         "  write absolute paths. Data formats: docs/DATA.md.\n";
   Config defaults;
   DocWriter w("", out, nullptr);
   defaults.visit(w);

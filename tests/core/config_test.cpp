@@ -149,6 +149,46 @@ TEST(Config, BaseFileIsMergedAndErrorsNameTheRightFile) {
                       "No such file or directory");
 }
 
+TEST(Config, PathsInsideAConfigAreRelativeToTheWorkingDirectoryNotTheFile) {
+  // Pinned behaviour (docs/CONFIG.md): only `base:` is resolved against the YAML file's folder;
+  // data, model and output paths stay as written, so they resolve against the working directory.
+  TempDir dir;
+  dir.write("configs/base.yaml", "model:\n  path: ckpt\n");
+  std::string top = dir.write("configs/sub/top.yaml",
+                              "base: ../base.yaml\n"
+                              "train:\n  train_file: data/sft.jsonl\n  eval_file: ./eval.jsonl\n"
+                              "run:\n  output_dir: runs/x\n"
+                              "rl:\n  train_file: rl.jsonl\n");
+  Config c = load_config(top);
+  EXPECT_EQ(c.model.path, "ckpt");  // from the base file, not rewritten to configs/ckpt
+  EXPECT_EQ(c.train.train_file, "data/sft.jsonl");
+  EXPECT_EQ(c.train.eval_file, "./eval.jsonl");
+  EXPECT_EQ(c.run.output_dir, "runs/x");
+  EXPECT_EQ(c.rl.train_file, "rl.jsonl");
+  std::string mix = dir.write("configs/mix.yaml",
+                              "train:\n  train_files:\n    - {path: a.jsonl, weight: 0.5}\n    - {path: b.jsonl.gz, rows: 100}\n");
+  Config m = load_config(mix);
+  ASSERT_EQ(m.train.train_files.size(), 2u);
+  EXPECT_EQ(m.train.train_files[0].path, "a.jsonl");
+  EXPECT_DOUBLE_EQ(m.train.train_files[0].weight, 0.5);
+  EXPECT_EQ(m.train.train_files[0].rows, 0);
+  EXPECT_EQ(m.train.train_files[1].path, "b.jsonl.gz");
+  EXPECT_DOUBLE_EQ(m.train.train_files[1].weight, 1.0);
+  EXPECT_EQ(m.train.train_files[1].rows, 100);
+}
+
+TEST(Config, TrainFileAndTrainFilesTogetherAreRefused) {
+  EXPECT_EQ(error_message([] {
+              load_text("train:\n  train_file: a.jsonl\n  train_files: [{path: b.jsonl}]\n");
+            }),
+            "test.yaml: train.train_file and train.train_files are both set; expected one of them");
+  EXPECT_EQ(error_message([] { load_text("train:\n  train_file: a.jsonl\n", {"train.train_files=[{path: b.jsonl}]"}); }),
+            "test.yaml: train.train_file and train.train_files are both set; expected one of them");
+  EXPECT_NE(error_message([] { load_text("train:\n  train_files: [{path: b.jsonl, weight: -1}]\n"); })
+                .find("train.train_files[0].weight"),
+            std::string::npos);
+}
+
 TEST(Config, BaseCycleIsDetected) {
   TempDir dir;
   std::string a = dir.write("a.yaml", "base: b.yaml\n");
