@@ -111,6 +111,49 @@ TEST_F(GenerateCli, EvalScoresAndSummarizes) {
   EXPECT_LE(ff, 1.0);
 }
 
+// Issue 15: `prompt`-string rows, list-wrapped ground truths, gzip on stdin, --set and --limit.
+TEST_F(GenerateCli, EvalTakesPromptRowsFromGzipStdinWithSetAndLimit) {
+  // The same eval set as {"prompt": "...", "ground_truth": ["..."], "dataset": ["gsm8k"]} rows, gzipped.
+  std::string rows;
+  for (const auto& j : read_lines(data_)) {
+    nlohmann::json r;
+    r["prompt"] = j["messages"][0]["content"];
+    r["ground_truth"] = nlohmann::json::array({j["ground_truth"]});
+    r["dataset"] = nlohmann::json::array({j["dataset"]});
+    rows += r.dump() + "\n";
+  }
+  const std::string plain = dir_.path() + "/prompts.jsonl";
+  core::write_file_atomic(plain, rows);
+  ASSERT_EQ(run_command("gzip -k " + plain).exit_code, 0);
+  const std::string out = dir_.path() + "/eval_stdin.jsonl", ref = dir_.path() + "/eval_ref.jsonl";
+  auto r = run_command("cat " + plain + ".gz | " + rlvr_ + " eval --model " + model_ +
+                       " --data - --limit 4 --set generation.max_new_tokens=6 --set generation.num_samples_per_prompt=2"
+                       " --out " + out);
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  auto lines = read_lines(out);
+  ASSERT_EQ(lines.size(), 8u);  // 4 prompts x 2 samples
+  for (const auto& j : lines) EXPECT_LE(j["token_ids"].size(), 6u);
+  auto summary = nlohmann::json::parse(core::read_file(out + ".summary.json"));
+  EXPECT_EQ(summary["overall"]["prompts"], 4);
+  EXPECT_EQ(summary["limit"], 4);
+  EXPECT_EQ(summary["max_new_tokens"], 6);
+  EXPECT_EQ(summary["temperature"], 0.0);  // --set without --config keeps eval's greedy default
+  // The `messages` rows give the same prompts, hence the same greedy samples and scores.
+  r = run_command(rlvr_ + " eval --model " + model_ + " --data " + data_ +
+                  " --limit 4 --n 2 --max-new-tokens 6 --out " + ref);
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  auto expected = read_lines(ref);
+  ASSERT_EQ(expected.size(), lines.size());
+  for (size_t i = 0; i < lines.size(); ++i) {
+    EXPECT_EQ(lines[i]["token_ids"], expected[i]["token_ids"]) << i;
+    EXPECT_EQ(lines[i]["score"], expected[i]["score"]) << i;
+  }
+  // A bad --set key is named.
+  r = run_command(rlvr_ + " eval --model " + model_ + " --data " + data_ + " --set generation.temperatur=1");
+  EXPECT_EQ(r.exit_code, 1) << r.output;
+  EXPECT_NE(r.output.find("generation.temperatur"), std::string::npos) << r.output;
+}
+
 TEST_F(GenerateCli, BadInputGivesOneLineErrors) {
   auto r = run_command(rlvr_ + " generate --prompts " + data_ + " --out x.jsonl");
   EXPECT_NE(r.exit_code, 0);

@@ -3,6 +3,7 @@
 // errors. Per-sample records stream to <out>.partial while generation runs (renamed to <out> at
 // the end); the summary table goes to stdout, logs and progress to stderr.
 #include <iostream>
+#include <limits>
 
 #include <CLI/CLI.hpp>
 #include <c10/util/Exception.h>
@@ -24,6 +25,7 @@ struct EvalParams {
   std::string out;
   std::string summary;
   int64_t verifier_threads = 0;
+  int64_t limit = 0;
 };
 
 // Finished samples are scored in batches of this many (on the scorer's pool), then written.
@@ -40,6 +42,15 @@ void run_eval(const CLI::App& cmd, EvalParams& p) {
   core::Tokenizer tokenizer = core::Tokenizer::from_file(f.tokenizer);
   verifiers::RewardScorer scorer(f.resolved.verifiers, static_cast<int>(p.verifier_threads));
   SamplingRun run = prepare_sampling_run(f, tokenizer, p.data, /*require_ground_truth=*/true);
+  if (p.limit > 0) {
+    // The first `limit` rows that loaded (bad rows skipped under --on-bad-row skip are not counted).
+    size_t keep = 0;
+    while (keep < run.kept.size() && run.kept[keep] < static_cast<size_t>(p.limit)) ++keep;
+    run.kept.resize(keep);
+    run.ids.resize(keep);
+    RLVR_CHECK(keep > 0, "{}: --limit {}: none of the first {} prompts fits the model", p.data, p.limit, p.limit);
+    RLVR_LOG_INFO("eval: --limit {}: {} of {} prompts", p.limit, keep, run.prompts.rows.size());
+  }
   for (size_t i : run.kept) {
     const auto& row = run.prompts.rows[i];
     if (!scorer.has_verifier(row.dataset)) {
@@ -104,6 +115,7 @@ void run_eval(const CLI::App& cmd, EvalParams& p) {
   sj["seed"] = sp.seed;
   sj["skipped_bad_rows"] = run.prompts.skipped;
   sj["skipped_too_long"] = run.too_long;
+  sj["limit"] = p.limit;
   std::string summary_path = p.summary;
   if (summary_path.empty() && !p.out.empty()) summary_path = p.out + ".summary.json";
   if (!summary_path.empty()) core::write_file_atomic(summary_path, sj.dump(2) + "\n");
@@ -126,7 +138,12 @@ void setup(CLI::App& app) {
   auto p = std::make_shared<EvalParams>();
   p->flags.sampling.temperature = 0.0;  // eval default: greedy
   add_sampling_flags(cmd, p->flags);
-  cmd->add_option("--data", p->data, "JSONL RLVR rows: messages, ground_truth, dataset")->required();
+  cmd->add_option("--data", p->data,
+                  "JSONL RLVR rows: messages (or a prompt string), ground_truth, dataset; .jsonl.gz or - (stdin) too")
+      ->required();
+  cmd->add_option("--limit", p->limit, "Evaluate only the first N rows of --data; 0 = all")
+      ->capture_default_str()
+      ->check(int_in(0, std::numeric_limits<int64_t>::max()));
   cmd->add_option("--out", p->out, "Per-sample results JSONL (the row's fields, response, tokens, score, reason)");
   cmd->add_option("--summary", p->summary, "Summary JSON (default: <out>.summary.json when --out is given)");
   cmd->add_option("--verifier-threads", p->verifier_threads, "Verifier threads; 0 = all cores")

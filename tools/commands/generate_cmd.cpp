@@ -60,7 +60,9 @@ void setup(CLI::App& app) {
   auto* cmd = app.add_subcommand("generate", "Sample completions for a JSONL prompt file (one output line per sample)");
   auto p = std::make_shared<GenerateParams>();
   add_sampling_flags(cmd, p->flags);
-  cmd->add_option("--prompts", p->prompts, "JSONL rows with `messages` (RLVR or SFT rows)")->required();
+  cmd->add_option("--prompts", p->prompts,
+                  "JSONL rows with `messages` (RLVR or SFT rows) or a `prompt` string; .jsonl.gz, or - for stdin")
+      ->required();
   cmd->add_option("--out", p->out, "Output JSONL: one line per sample (the row's fields + response)")->required();
   cmd->callback([cmd, p] {
     try {

@@ -1,10 +1,11 @@
 // Flags shared by `rlvr generate` and `rlvr eval`: model, tokenizer, chat template and the
-// sampling settings. Values come from the flags, else from --config's `generation` section,
-// else from the defaults shown in --help.
+// sampling settings. Values come from the flags, else from --config's `generation` section (with
+// --set overrides; without --config only the keys --set names), else from the defaults shown in --help.
 #pragma once
 
 #include <limits>
 #include <memory>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -29,6 +30,7 @@ struct SamplingFlags {
   std::string device = "cpu";
   std::string dtype = "float32";
   std::string config;         // optional YAML: generation + verifiers sections
+  std::vector<std::string> overrides;  // --set a.b=value, applied after --config
   int64_t policy_version = 0;
   std::string on_bad_row = "stop";
   bool no_continuous_batching = false;
@@ -45,6 +47,9 @@ inline void add_sampling_flags(CLI::App* cmd, SamplingFlags& f) {
       ->capture_default_str()
       ->check(CLI::IsMember({"tulu", "chatml"}));
   cmd->add_option("--config", f.config, "YAML config whose `generation` (and `verifiers`) sections give defaults");
+  cmd->add_option("--set", f.overrides,
+                  "Override a config key: a.b.c=value (repeatable; after --config, as for `rlvr train`). Without "
+                  "--config only the keys set here are used");
   cmd->add_option("--n", f.sampling.n, "Samples per prompt")->capture_default_str()->check(int_in(1, 65536));
   cmd->add_option("--temperature", f.sampling.temperature, "Sampling temperature; 0 = greedy")
       ->capture_default_str()
@@ -82,20 +87,28 @@ inline void add_sampling_flags(CLI::App* cmd, SamplingFlags& f) {
 
 // Applies --config values to every sampling flag the user did not give.
 inline void resolve_sampling_flags(const CLI::App& cmd, SamplingFlags& f) {
-  if (!f.config.empty()) {
-    f.resolved = core::load_config(f.config);
+  if (!f.config.empty() || !f.overrides.empty()) {
+    f.resolved = f.config.empty() ? core::load_config_text("", "--set", f.overrides)
+                                  : core::load_config(f.config, f.overrides);
+    // Without --config, only the keys --set names replace the command's own defaults.
+    std::set<std::string> set_keys;
+    for (const auto& spec : f.overrides) set_keys.insert(spec.substr(0, spec.find('=')));
     const auto& g = f.resolved.generation;
-    auto unset = [&](const char* flag) { return cmd.count(flag) == 0; };
-    if (unset("--n")) f.sampling.n = g.num_samples_per_prompt;
-    if (unset("--temperature")) f.sampling.temperature = g.temperature;
-    if (unset("--top-p")) f.sampling.top_p = g.top_p;
-    if (unset("--top-k")) f.sampling.top_k = g.top_k;
-    if (unset("--max-new-tokens")) f.sampling.max_new_tokens = g.max_new_tokens;
-    if (unset("--stop")) f.sampling.stop = g.stop;
-    if (unset("--batch-size")) f.engine.batch_size = g.batch_size;
-    if (unset("--no-continuous-batching")) f.no_continuous_batching = !g.continuous_batching;
-    if (unset("--chat-template")) f.chat_template = f.resolved.model.chat_template;
-    if (unset("--seed")) f.sampling.seed = static_cast<uint64_t>(f.resolved.run.seed);
+    auto unset = [&](const char* flag, const char* key) {
+      return cmd.count(flag) == 0 && (!f.config.empty() || set_keys.count(key) > 0);
+    };
+    if (unset("--n", "generation.num_samples_per_prompt")) f.sampling.n = g.num_samples_per_prompt;
+    if (unset("--temperature", "generation.temperature")) f.sampling.temperature = g.temperature;
+    if (unset("--top-p", "generation.top_p")) f.sampling.top_p = g.top_p;
+    if (unset("--top-k", "generation.top_k")) f.sampling.top_k = g.top_k;
+    if (unset("--max-new-tokens", "generation.max_new_tokens")) f.sampling.max_new_tokens = g.max_new_tokens;
+    if (unset("--stop", "generation.stop")) f.sampling.stop = g.stop;
+    if (unset("--batch-size", "generation.batch_size")) f.engine.batch_size = g.batch_size;
+    if (unset("--no-continuous-batching", "generation.continuous_batching")) {
+      f.no_continuous_batching = !g.continuous_batching;
+    }
+    if (unset("--chat-template", "model.chat_template")) f.chat_template = f.resolved.model.chat_template;
+    if (unset("--seed", "run.seed")) f.sampling.seed = static_cast<uint64_t>(f.resolved.run.seed);
   }
   f.engine.continuous_batching = !f.no_continuous_batching;
   if (f.tokenizer.empty()) f.tokenizer = f.model + "/tokenizer.json";
