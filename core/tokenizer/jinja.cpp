@@ -1831,6 +1831,7 @@ class Renderer {
     for (const auto& [k, v] : context.as_dict().entries()) top->vars[k] = v;
     scopes_ = {globals, top};
     root_scopes_ = scopes_;
+    stack_top_ = reinterpret_cast<uintptr_t>(__builtin_frame_address(0));
     std::string out;
     exec_body(root.body, out);
     return out;
@@ -1946,6 +1947,12 @@ class Renderer {
       if (++r.node_depth_ > r.options_.max_depth) {
         int d = r.node_depth_--;
         fail(fmt::format("render stopped at nesting depth {} (limit: max_depth = {})", d, r.options_.max_depth));
+      }
+      const auto here = reinterpret_cast<uintptr_t>(__builtin_frame_address(0));
+      if (r.stack_top_ > here && static_cast<int64_t>(r.stack_top_ - here) > r.options_.max_stack_bytes) {
+        int d = r.node_depth_--;
+        fail(fmt::format("render stopped at nesting depth {}: more than {} bytes of stack (limit: max_stack_bytes = {})",
+                         d, r.options_.max_stack_bytes, r.options_.max_stack_bytes));
       }
       r.tick();
     }
@@ -3192,6 +3199,7 @@ class Renderer {
   int node_depth_ = 0;  // statements and expressions nested (max_depth)
   int64_t steps_ = 0;
   int64_t loop_iterations_ = 0;
+  uintptr_t stack_top_ = 0;  // frame address of run(): the stack grows down from here
 };
 
 }  // namespace

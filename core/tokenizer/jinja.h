@@ -181,9 +181,14 @@ struct RenderOptions {
   // Bytes of the rendered text, of any block's captured output (set/filter blocks, macro
   // bodies) and of any single string value built while rendering.
   int64_t max_output_bytes = 32 << 20;
-  // Statements and expressions being evaluated inside each other (bounds the interpreter's
-  // stack use; a template alone nests at most about 1300 deep, see the parser's limits).
+  // Statements and expressions being evaluated inside each other (a template alone nests at
+  // most about 1300 deep, see the parser's limits; macros nest further).
   int max_depth = 3000;
+  // Bytes of the calling thread's stack the render may use (measured from the render() call's
+  // frame). A frame per nesting level is ~0.3 KB in a Release build but ~4 KB under ASan, so
+  // max_depth alone cannot protect every build; the calling thread needs this much stack plus
+  // a margin (the usual 8 MiB main and std::thread stacks do).
+  int64_t max_stack_bytes = 4 << 20;
   // Macro calls (and recursive loop() calls) nested inside each other.
   int max_call_depth = kMaxDepth;
 };

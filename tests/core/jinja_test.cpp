@@ -459,8 +459,16 @@ TEST(JinjaLimits, RecursionIsBoundedByCallAndNestingDepth) {
             "max_call_depth = 200)");
   RenderOptions opt;
   opt.max_call_depth = 100000;
+  opt.max_depth = 400;  // (at 3000 an ASan build's frames pass max_stack_bytes first)
   EXPECT_EQ(budget_error("{% macro r(n) %}{{ r(n) }}{% endmacro %}{{ r(1) }}", opt),
-            "tokenizer_config.json:chat_template:1: render stopped at nesting depth 3001 (limit: max_depth = 3000)");
+            "tokenizer_config.json:chat_template:1: render stopped at nesting depth 401 (limit: max_depth = 400)");
+  // The stack guard: how deep 64 KiB reaches depends on the build's frame sizes.
+  opt.max_depth = 100000;
+  opt.max_stack_bytes = 64 << 10;
+  EXPECT_THAT(budget_error("{% macro r(n) %}{{ r(n) }}{% endmacro %}{{ r(1) }}", opt),
+              ::testing::MatchesRegex("tokenizer_config\\.json:chat_template:1: render stopped at nesting depth [0-9]+: "
+                                      "more than 65536 bytes of stack \\(limit: max_stack_bytes = 65536\\)"));
+  opt.max_stack_bytes = RenderOptions().max_stack_bytes;
   // A deep but legal expression (the parser allows 1000 parts per tag) is within max_depth.
   std::string chain = "{{ 'x'";
   for (int i = 0; i < 900; ++i) chain += " | trim";
