@@ -18,6 +18,7 @@
 #include <torch/torch.h>
 
 #include "actors/sampler.h"
+#include "core/config/generation_defaults.h"
 #include "core/error.h"
 #include "core/fs.h"
 #include "core/log.h"
@@ -503,12 +504,9 @@ ActorResult run_actor(const core::Config& config, int64_t actor_id, const std::s
     throw Error(fmt::format("{}: cannot load the model: {}", config.model.path, e.what_without_backtrace()));
   }
   model->eval();
-  // Stop tokens: the chat template's end of turn and config.json's EOS ids.
-  core::ChatTemplateOptions topts;
-  topts.add_generation_prompt = true;
+  // Stop tokens: the chat template's end of turn, config.json's and generation_config.json's EOS ids.
   const int32_t end_of_turn =
-      core::apply_chat_template(tokenizer, config.model.chat_template, {core::ChatMessage{"user", "x"}}, topts)
-          .end_of_turn_id;
+      core::ChatFormat::resolve(tokenizer, config.model.chat_template, config.model.path).end_of_turn_id();
   SamplingParams sp;
   sp.temperature = config.generation.temperature;
   sp.top_p = config.generation.top_p;
@@ -518,6 +516,7 @@ ActorResult run_actor(const core::Config& config, int64_t actor_id, const std::s
   sp.n = n;
   if (end_of_turn >= 0) sp.stop_token_ids.push_back(end_of_turn);
   for (int64_t id : model->config().eos_token_id) sp.stop_token_ids.push_back(static_cast<int32_t>(id));
+  for (int64_t id : core::checkpoint_eos_ids(config.model.path)) sp.stop_token_ids.push_back(static_cast<int32_t>(id));
   SamplerOptions so;
   so.batch_size = config.generation.batch_size;
   so.continuous_batching = config.generation.continuous_batching;

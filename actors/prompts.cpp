@@ -21,8 +21,9 @@ std::vector<core::ChatMessage> to_chat(const Messages& messages) {
 PromptSet load_prompts(const std::string& path, const core::Tokenizer& tokenizer, const PromptOptions& options) {
   PromptSet set;
   set.path = path;
-  core::ChatTemplateOptions opts;
-  opts.add_generation_prompt = true;
+  const core::ChatFormat format =
+      options.chat_format ? *options.chat_format : core::ChatFormat::named(tokenizer, options.chat_template);
+  set.end_of_turn_id = format.end_of_turn_id();
   auto on_row = [&](int64_t line, const nlohmann::json& row) {
     PromptRow out;
     out.line = line;
@@ -39,11 +40,10 @@ PromptSet load_prompts(const std::string& path, const core::Tokenizer& tokenizer
       RLVR_CHECK(!out.messages.empty(), "'messages' holds only assistant turns; expected a user turn to answer");
       if (row.contains("dataset") && row["dataset"].is_string()) out.dataset = row["dataset"].get<std::string>();
     }
-    core::ChatEncoding enc = core::apply_chat_template(tokenizer, options.chat_template, out.messages, opts);
+    core::ChatEncoding enc = format.encode(tokenizer, out.messages, /*add_generation_prompt=*/true);
     out.ids = std::move(enc.ids);
     out.text = std::move(enc.text);
     out.fields = row;
-    set.end_of_turn_id = enc.end_of_turn_id;
     set.rows.push_back(std::move(out));
   };
   core::JsonlStats stats = core::read_jsonl(path, options.on_bad_row, on_row, options.skip_hint);

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -34,6 +35,8 @@ struct PromptSet {
 
 // How load_prompts treats rows.
 struct PromptOptions {
+  // The chat format prompts are rendered with; when null, the named template `chat_template`.
+  std::shared_ptr<const core::ChatFormat> chat_format;
   std::string chat_template = "tulu";
   // Every row must be an RLVR row (messages, ground_truth, dataset); otherwise ground_truth and
   // dataset are optional and a trailing assistant message is removed.

@@ -24,6 +24,8 @@
 #include "core/model/checkpoint.h"
 #include "core/model/logprobs.h"
 #include "core/model/transformer.h"
+#include "core/tokenizer/chat_template.h"
+#include "core/tokenizer/tokenizer.h"
 #include "learner/optimizer.h"
 #include "learner/precision.h"
 #include "learner/rl_losses.h"
@@ -618,7 +620,12 @@ std::vector<core::WeightsEntry> RlLearner::policy_manifest() { return core::weig
 std::string RlLearner::save_final() {
   Impl& m = *impl_;
   const std::string out_dir = m.config.run.output_dir;
-  std::string final_dir = save_final_model(*m.policy, m.policy->config(), m.tokenizer_path, out_dir);
+  const core::Tokenizer tokenizer = core::Tokenizer::from_file(m.tokenizer_path);
+  const core::ChatFormat format = core::ChatFormat::resolve(tokenizer, m.config.model.chat_template, m.config.model.path);
+  HandOff hand_off;
+  hand_off.chat_format = &format;
+  hand_off.source_dir = m.config.model.path;
+  std::string final_dir = save_final_model(*m.policy, m.policy->config(), m.tokenizer_path, out_dir, hand_off);
   if (m.critic) {
     // The critic beside the policy (not inside final/, which stays a plain Hugging Face model).
     const std::string tmp = fmt::format("{}/.final-critic.tmp-{}", out_dir, ::getpid());

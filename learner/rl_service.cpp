@@ -69,14 +69,15 @@ struct PromptRow {
 std::vector<PromptRow> load_prompt_table(const core::Config& config, const core::Tokenizer& tokenizer,
                                          int64_t max_positions) {
   std::vector<PromptRow> rows;
-  core::ChatTemplateOptions opts;
-  opts.add_generation_prompt = true;
+  const core::ChatFormat format = core::ChatFormat::resolve(tokenizer, config.model.chat_template, config.model.path);
+  RLVR_LOG_INFO("chat template: {} (model.chat_template: {}; end of turn {})", format.source(),
+                config.model.chat_template, format.end_of_turn());
   int64_t too_long = 0;
   core::read_jsonl(
       config.rl.train_file, core::BadRowPolicy::kStop,
       [&](int64_t line, const nlohmann::json& row) {
         core::PromptExample ex = core::parse_prompt_row(row, line);
-        core::ChatEncoding enc = core::apply_chat_template(tokenizer, config.model.chat_template, ex.messages, opts);
+        core::ChatEncoding enc = format.encode(tokenizer, ex.messages, /*add_generation_prompt=*/true);
         if (static_cast<int64_t>(enc.ids.size()) >= max_positions) {
           RLVR_LOG_WARN("{}:{}: prompt has {} tokens; the model's context ({} positions) leaves no room; skipped",
                         config.rl.train_file, line, enc.ids.size(), max_positions);

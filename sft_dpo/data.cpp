@@ -20,11 +20,22 @@ int64_t TokenizedSequence::num_targets() const {
 TokenizedSequence tokenize_conversation(const core::Tokenizer& tokenizer, const std::string& chat_template,
                                         const std::vector<core::ChatMessage>& messages, int64_t max_seq_len,
                                         bool* truncated, size_t prompt_messages) {
-  core::ChatEncoding enc = core::apply_chat_template(tokenizer, chat_template, messages);
+  return tokenize_conversation(tokenizer, core::ChatFormat::named(tokenizer, chat_template), messages, max_seq_len,
+                               truncated, prompt_messages);
+}
+
+core::ChatFormat chat_format_of(const core::Tokenizer& tokenizer, const TokenizeSettings& settings) {
+  return settings.chat_format ? *settings.chat_format : core::ChatFormat::named(tokenizer, settings.chat_template);
+}
+
+TokenizedSequence tokenize_conversation(const core::Tokenizer& tokenizer, const core::ChatFormat& format,
+                                        const std::vector<core::ChatMessage>& messages, int64_t max_seq_len,
+                                        bool* truncated, size_t prompt_messages) {
+  core::ChatEncoding enc = format.encode(tokenizer, messages, /*add_generation_prompt=*/false);
   size_t prompt_tokens = 0;
   if (prompt_messages > 0) {
     std::vector<core::ChatMessage> prompt(messages.begin(), messages.begin() + prompt_messages);
-    prompt_tokens = core::apply_chat_template(tokenizer, chat_template, prompt).ids.size();
+    prompt_tokens = format.encode(tokenizer, prompt, /*add_generation_prompt=*/false).ids.size();
   }
   TokenizedSequence seq;
   seq.ids.assign(enc.ids.begin(), enc.ids.end());
@@ -47,12 +58,13 @@ TokenizedSequence tokenize_conversation(const core::Tokenizer& tokenizer, const 
 namespace {
 
 // A {"text": ...} row: [BOS] + encode(text) + [EOS], every token after the first a target.
-TokenizedSequence tokenize_text(const core::Tokenizer& tokenizer, const std::string& text, int64_t max_seq_len,
-                                bool* truncated) {
+TokenizedSequence tokenize_text(const core::Tokenizer& tokenizer, const core::ChatFormat& format,
+                                const std::string& text, int64_t max_seq_len, bool* truncated) {
   TokenizedSequence seq;
   if (auto bos = tokenizer.bos_id()) seq.ids.push_back(*bos);
   tokenizer.encode_append(text, &seq.ids);
   std::optional<int32_t> eos;
+  if (!format.eos_token().empty()) eos = tokenizer.single_token_id(format.eos_token());
   for (const char* candidate : {"<|endoftext|>", "<|end_of_text|>", "</s>", "<eos>"}) {
     if (eos) break;
     for (const auto& t : tokenizer.added_tokens()) {
@@ -93,13 +105,14 @@ void finish_stats(DatasetStats& stats, const core::JsonlStats& js, const std::st
 SftDataset load_sft_dataset(const std::string& path, const core::Tokenizer& tokenizer,
                             const TokenizeSettings& settings) {
   SftDataset ds;
+  const core::ChatFormat format = chat_format_of(tokenizer, settings);
   auto js = core::read_jsonl(path, settings.on_bad_row, [&](int64_t line, const nlohmann::json& row) {
     core::SftExample ex = core::parse_sft_row(row, line);
     bool truncated = false;
     TokenizedSequence seq =
-        ex.plain_text ? tokenize_text(tokenizer, ex.text, settings.max_seq_len, &truncated)
-                      : tokenize_conversation(tokenizer, settings.chat_template, ex.messages, settings.max_seq_len,
-                                              &truncated, ex.prompt_messages);
+        ex.plain_text ? tokenize_text(tokenizer, format, ex.text, settings.max_seq_len, &truncated)
+                      : tokenize_conversation(tokenizer, format, ex.messages, settings.max_seq_len, &truncated,
+                                              ex.prompt_messages);
     if (truncated) note_truncation(ds.stats, path, line, settings.max_seq_len);
     TrainRow r;
     r.num_targets = seq.num_targets();
@@ -137,6 +150,7 @@ std::vector<TrainRow> pack_rows(const std::vector<TrainRow>& rows, int64_t max_s
 PreferenceDataset load_preference_dataset(const std::string& path, const core::Tokenizer& tokenizer,
                                           const TokenizeSettings& settings) {
   PreferenceDataset ds;
+  const core::ChatFormat format = chat_format_of(tokenizer, settings);
   auto js = core::read_jsonl(path, settings.on_bad_row, [&](int64_t line, const nlohmann::json& row) {
     core::PreferenceExample ex = core::parse_preference_row(row, line);
     PreferencePair pair;
@@ -149,7 +163,7 @@ PreferenceDataset load_preference_dataset(const std::string& path, const core::T
       bool truncated = false;
       TokenizedSequence seq;
       try {
-        seq = tokenize_conversation(tokenizer, settings.chat_template, messages, settings.max_seq_len, &truncated,
+        seq = tokenize_conversation(tokenizer, format, messages, settings.max_seq_len, &truncated,
                                     ex.prompt.size());
       } catch (const Error& e) {
         throw Error(fmt::format("{}: {}", side == 0 ? "chosen" : "rejected", e.what()));

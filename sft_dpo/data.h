@@ -10,6 +10,7 @@
 
 #include <cstdint>
 #include <string>
+#include <memory>
 #include <vector>
 
 #include "core/config/config.h"
@@ -38,6 +39,9 @@ struct TrainRow {
 
 // How rows are turned into tokens; part of the reference-cache key for DPO.
 struct TokenizeSettings {
+  // The chat format rows are rendered with (model.chat_template resolved by core::ChatFormat::resolve).
+  // When null, the named template `chat_template` is used (tests and fuzz targets).
+  std::shared_ptr<const core::ChatFormat> chat_format;
   std::string chat_template = "tulu";
   int64_t max_seq_len = 1024;
   core::BadRowPolicy on_bad_row = core::BadRowPolicy::kStop;
@@ -53,9 +57,15 @@ struct DatasetStats {
 // Renders `messages` with the template and masks the assistant spans; tokens before
 // `prompt_tokens` are never targets. Truncates to `max_seq_len` (sets *truncated).
 // Throws rlvr::Error when no target is left (or from apply_chat_template).
+TokenizedSequence tokenize_conversation(const core::Tokenizer& tokenizer, const core::ChatFormat& format,
+                                        const std::vector<core::ChatMessage>& messages, int64_t max_seq_len,
+                                        bool* truncated, size_t prompt_messages = 0);
+// The same with the named template `chat_template` ("tulu" or "chatml").
 TokenizedSequence tokenize_conversation(const core::Tokenizer& tokenizer, const std::string& chat_template,
                                         const std::vector<core::ChatMessage>& messages, int64_t max_seq_len,
                                         bool* truncated, size_t prompt_messages = 0);
+// settings.chat_format, or the named settings.chat_template.
+core::ChatFormat chat_format_of(const core::Tokenizer& tokenizer, const TokenizeSettings& settings);
 
 struct SftDataset {
   std::vector<TrainRow> rows;

@@ -60,7 +60,8 @@ std::string reference_cache_key(const std::string& data_path, const std::string&
   for (const auto& f : files) ref += hash_file(f);
   return fmt::format("data={};reference={};tokenizer={};chat_template={};max_seq_len={};on_bad_row={}",
                      hash_file(data_path), fmt::format("{:016x}", fnv1a(ref.data(), ref.size())),
-                     hash_file(tokenizer_path), settings.chat_template, settings.max_seq_len,
+                     hash_file(tokenizer_path), settings.chat_format ? settings.chat_format->identity() : settings.chat_template,
+                     settings.max_seq_len,
                      settings.on_bad_row == core::BadRowPolicy::kStop ? "stop" : "skip");
 }
 

@@ -4,6 +4,7 @@
 #include <set>
 
 #include "core/error.h"
+#include "core/tokenizer/chat_template.h"
 
 namespace rlvr::sft_dpo {
 
@@ -28,6 +29,8 @@ learner::RunFingerprint fingerprint_run(const core::Config& config) {
   if (tc.max_steps == 0) identity_keys.insert("train.num_epochs");
   if (dpo) identity_keys.insert("dpo.loss");
   for (const auto& key : identity_keys) fp.identity[key] = all.at(key);
+  // The template actually used: `auto` that finds no checkpoint template is the same run as `tulu`.
+  fp.identity["model.chat_template"] = core::ChatFormat::resolved_identity(config.model.chat_template, config.model.path);
   fp.identity["model.path (config.json contents)"] = learner::hash_file_for("model.path", config.model.path + "/config.json");
   fp.identity["model.tokenizer (contents)"] = learner::hash_file_for("model.tokenizer", tokenizer);
   fp.identity["train.train_file (contents)"] = learner::hash_file_for("train.train_file", tc.train_file);

@@ -265,7 +265,10 @@ TrainResult run(const core::Config& config) {
   model->train();
 
   TokenizeSettings settings;
-  settings.chat_template = config.model.chat_template;
+  settings.chat_format = std::make_shared<const core::ChatFormat>(
+      core::ChatFormat::resolve(tokenizer, config.model.chat_template, config.model.path));
+  RLVR_LOG_INFO("chat template: {} (model.chat_template: {}; end of turn {})", settings.chat_format->source(),
+                config.model.chat_template, settings.chat_format->end_of_turn());
   settings.max_seq_len = std::min<int64_t>(tc.max_seq_len, model->config().max_positions());
   if (settings.max_seq_len < tc.max_seq_len) {
     RLVR_LOG_WARN("train.max_seq_len {} exceeds the model's context; using {}", tc.max_seq_len,
@@ -440,8 +443,13 @@ TrainResult run(const core::Config& config) {
   }
   result.steps = progress.step;
   result.final_dir = out_dir + "/final";
-  learner::save_final_model(*model, model->config(), tokenizer_path, out_dir);
-  RLVR_LOG_INFO("wrote {} (HF layout: config.json, model.safetensors, tokenizer.json)", result.final_dir);
+  learner::HandOff hand_off;
+  hand_off.chat_format = settings.chat_format.get();
+  hand_off.source_dir = config.model.path;
+  learner::save_final_model(*model, model->config(), tokenizer_path, out_dir, hand_off);
+  RLVR_LOG_INFO("wrote {} (HF layout: config.json, model.safetensors, tokenizer.json, tokenizer_config.json, "
+                "generation_config.json)",
+                result.final_dir);
   write_summary(config, result, total_steps);
   RLVR_LOG_INFO("run '{}' done: {} steps{}{}{}; summary in {}/summary.json", config.run.name, result.steps,
                 result.resumed_from_step >= 0 ? fmt::format(" (resumed at step {})", result.resumed_from_step) : "",

@@ -5,6 +5,7 @@
 #pragma once
 
 #include <cstdint>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -43,14 +44,17 @@ struct RunConfig {
 struct ModelConfig {
   std::string path;
   std::string tokenizer;
-  std::string chat_template = "tulu";
+  std::string chat_template = "auto";
 
   void visit(SchemaVisitor& v) {
     v.field("path", path, "Hugging Face checkpoint directory (config.json + model.safetensors).");
     v.field("tokenizer", tokenizer,
             "tokenizer.json to use; empty means <path>/tokenizer.json.");
-    v.choice("chat_template", chat_template, {"tulu", "chatml"},
-             "Chat template used to render `messages` into tokens.");
+    v.choice("chat_template", chat_template, {"auto", "checkpoint", "tulu", "chatml"},
+             "Chat template used to render `messages` into tokens: auto = the checkpoint's own Jinja template "
+             "(<path>/chat_template.jinja or tokenizer_config.json's chat_template) when it has one, else tulu; "
+             "checkpoint = the checkpoint's own (an error if it has none); tulu / chatml = the named template "
+             "(docs/DATA.md).");
   }
 };
 
@@ -535,6 +539,11 @@ struct Config {
   LearnerConfig learner;
   ActorsConfig actors;
   SecurityConfig security;
+
+  // Not part of the schema: the dotted keys ("generation.temperature") that a config file or
+  // --set wrote, filled by the loader. Values from a checkpoint (generation_config.json) apply
+  // only to keys not in it (core/config/generation_defaults.h).
+  std::set<std::string> explicit_keys;
 
   void visit(SchemaVisitor& v) {
     v.section("run", run, "Where and how the run executes.");

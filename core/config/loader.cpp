@@ -14,6 +14,7 @@
 
 #include <yaml-cpp/yaml.h>
 
+#include "core/config/generation_defaults.h"
 #include "core/config/pipeline.h"
 #include "core/error.h"
 #include "core/fs.h"
@@ -273,6 +274,22 @@ void read_into(Config& config, const YAML::Node& node, const Source& src) {
   top.allow_key("base");
   config.visit(top);
   top.finish();
+  // Record which keys the file set (the reader accepted them, so they are schema keys).
+  std::function<void(const YAML::Node&, const std::string&)> collect = [&](const YAML::Node& n,
+                                                                          const std::string& prefix) {
+    for (auto it = n.begin(); it != n.end(); ++it) {
+      if (!it->first.IsScalar()) continue;
+      const std::string key = it->first.Scalar();
+      if (prefix.empty() && key == "base") continue;
+      const std::string path = prefix.empty() ? key : prefix + "." + key;
+      if (it->second.IsMap()) {
+        collect(it->second, path);
+      } else {
+        config.explicit_keys.insert(path);
+      }
+    }
+  };
+  collect(node, "");
 }
 
 // --- Merging and sources ---
@@ -397,6 +414,7 @@ Config finish_load(YAML::Node merged, const std::string& name,
   read_into(config, merged, Source{name});
   RLVR_CHECK(config.train.train_file.empty() || config.train.train_files.empty(),
              "{}: train.train_file and train.train_files are both set; expected one of them", name);
+  apply_checkpoint_generation_defaults(config);
   return config;
 }
 

@@ -16,7 +16,9 @@
 namespace rlvr::core {
 
 // Loads `path` and its `base:` chain, applies `overrides` ("a.b.c=value", value in YAML
-// syntax) and returns the typed config. Throws rlvr::Error with file:line:col (or the
+// syntax) and returns the typed config, with Config::explicit_keys filled and the sampling
+// defaults of <model.path>/generation_config.json applied to the generation keys it does not set
+// (core/config/generation_defaults.h). Throws rlvr::Error with file:line:col (or the
 // offending --set) on any syntax, key, type or range error, or a `base:` cycle.
 Config load_config(const std::string& path, const std::vector<std::string>& overrides = {});
 

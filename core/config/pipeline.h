@@ -79,7 +79,7 @@ struct PipelineSettings {
   std::string output_dir = "runs/pipeline";
   std::string model;
   int64_t seed = 1;
-  std::string chat_template = "tulu";
+  std::string chat_template = "auto";
   bool baselines = false;
   PipelineInitConfig init;
   PipelineEvalConfig eval;
@@ -90,8 +90,9 @@ struct PipelineSettings {
     v.field("model", model,
             "Starting checkpoint (Hugging Face layout) when init.model_config is empty; the first stage's policy.");
     v.field("seed", seed, "Seed of every stage (run.seed) and of the init step.", at_least(0));
-    v.choice("chat_template", chat_template, {"tulu", "chatml"},
-             "Chat template of the evaluations (the stages use their own model.chat_template).");
+    v.choice("chat_template", chat_template, {"auto", "checkpoint", "tulu", "chatml"},
+             "Chat template of the evaluations, as model.chat_template (auto: the evaluated checkpoint's own, "
+             "else tulu; the stages use their own model.chat_template).");
     v.field("baselines", baselines,
             "After each stage that follows the sft stage, also continue SFT (the sft stage's config) from that "
             "stage's starting checkpoint for the stage's wall time, and evaluate it as '<stage>-baseline': what "

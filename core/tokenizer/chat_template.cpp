@@ -306,3 +306,171 @@ std::optional<CheckpointChatTemplate> read_checkpoint_chat_template(const std::s
 }
 
 }  // namespace rlvr::core
+
+// ---------------------------------------------------------------------------------------------
+// ChatFormat
+
+namespace rlvr::core {
+namespace {
+
+// open-instruct CHAT_TEMPLATES["tulu"] with the TÜLU 3 tokenizer_config's bos prefix
+// (tests/fixtures/chat_templates/tulu3.jinja holds the same text).
+constexpr const char* kTuluJinja =
+    "{{ bos_token }}{% for message in messages %}{% if message['role'] == 'system' %}{{ '<|system|>\n' + "
+    "message['content'] + '\n' }}{% elif message['role'] == 'user' %}{{ '<|user|>\n' + message['content'] + "
+    "'\n' }}{% elif message['role'] == 'assistant' %}{% if not loop.last %}{{ '<|assistant|>\n'  + "
+    "message['content'] + eos_token + '\n' }}{% else %}{{ '<|assistant|>\n'  + message['content'] + eos_token "
+    "}}{% endif %}{% endif %}{% if loop.last and add_generation_prompt %}{{ '<|assistant|>\n' }}{% endif %}"
+    "{% endfor %}";
+
+constexpr const char* kChatmlJinja =
+    "{{ bos_token }}{% for message in messages %}{{ '<|im_start|>' + message['role'] + '\n' + message['content'] "
+    "+ '<|im_end|>' + '\n' }}{% endfor %}{% if add_generation_prompt %}{{ '<|im_start|>assistant\n' }}{% endif %}";
+
+// The added token of `tokenizer` that `text` starts with (the longest), or "".
+std::string leading_added_token(const Tokenizer& tokenizer, const std::string& text) {
+  std::string best;
+  for (const AddedToken& t : tokenizer.added_tokens()) {
+    if (t.content.size() > best.size() && text.compare(0, t.content.size(), t.content) == 0) best = t.content;
+  }
+  return best;
+}
+
+}  // namespace
+
+std::string named_chat_template_jinja(const std::string& name) {
+  check_name(name);
+  return name == "tulu" ? kTuluJinja : kChatmlJinja;
+}
+
+ChatFormat ChatFormat::named(const Tokenizer& tokenizer, const std::string& name, const std::string& eos_token) {
+  check_name(name);
+  ChatFormat f;
+  f.name_ = name;
+  f.source_ = name;
+  f.text_ = named_chat_template_jinja(name);
+  ChatTemplateOptions options;
+  options.eos_token = eos_token;
+  f.end_of_turn_ = resolve_eos(tokenizer, name, options);
+  // tulu's end of turn is the EOS; chatml's EOS (what transformers' generate stops at) is
+  // <|im_end|> as in Qwen's instruct checkpoints.
+  f.eos_ = name == "tulu" ? f.end_of_turn_ : (eos_token.empty() ? f.end_of_turn_ : eos_token);
+  auto id = tokenizer.single_token_id(f.end_of_turn_);
+  if (!id) {
+    throw Error(fmt::format("chat template '{}': end-of-turn token '{}' is not a single token in {}", name,
+                            f.end_of_turn_, tokenizer.source()),
+                "add it to the tokenizer's special tokens (rlvr tokenizer train --special-tokens ...)");
+  }
+  f.end_of_turn_id_ = *id;
+  return f;
+}
+
+ChatFormat ChatFormat::jinja(const Tokenizer& tokenizer, const std::string& text, const std::string& source,
+                             const std::string& bos_token, const std::string& eos_token) {
+  ChatFormat f;
+  f.name_ = "jinja";
+  f.source_ = source;
+  f.text_ = text;
+  f.bos_ = bos_token;
+  f.eos_ = eos_token;
+  f.jinja_.emplace(text, source);
+  // Probe the end of turn: the text right after an assistant content, for a last and a middle
+  // assistant turn (some templates close only one of them).
+  JinjaChatOptions options;
+  options.bos_token = bos_token;
+  options.eos_token = eos_token;
+  options.now = 0;
+  const std::string marker = "\x01rlvr-end-of-turn-probe\x02";
+  const std::vector<std::vector<ChatMessage>> probes = {
+      {{"user", "Hi"}, {"assistant", marker}},
+      {{"user", "Hi"}, {"assistant", marker}, {"user", "Again"}},
+      {{"system", "S"}, {"user", "Hi"}, {"assistant", marker}}};
+  std::string first_error;
+  for (const auto& probe : probes) {
+    std::string text_out;
+    try {
+      text_out = render_jinja_chat_template(*f.jinja_, probe, options);
+    } catch (const Error& e) {
+      if (first_error.empty()) first_error = e.what();
+      continue;
+    }
+    const size_t at = text_out.find(marker);
+    if (at == std::string::npos) continue;
+    std::string eot = leading_added_token(tokenizer, text_out.substr(at + marker.size()));
+    if (!eot.empty()) {
+      f.end_of_turn_ = eot;
+      break;
+    }
+  }
+  if (f.end_of_turn_.empty()) {
+    if (eos_token.empty() && !first_error.empty()) {
+      throw Error(fmt::format("{}: cannot render a probe conversation to find the end-of-turn token: {}", source,
+                              first_error));
+    }
+    f.end_of_turn_ = eos_token;
+  }
+  if (!f.end_of_turn_.empty()) {
+    if (auto id = tokenizer.single_token_id(f.end_of_turn_)) f.end_of_turn_id_ = *id;
+  }
+  return f;
+}
+
+ChatFormat ChatFormat::resolve(const Tokenizer& tokenizer, const std::string& setting,
+                               const std::string& checkpoint_dir) {
+  if (setting == "tulu" || setting == "chatml") return named(tokenizer, setting);
+  if (setting != "auto" && setting != "checkpoint") {
+    throw Error(fmt::format("model.chat_template: unknown value '{}'; expected auto, checkpoint, tulu or chatml",
+                            setting));
+  }
+  std::optional<CheckpointChatTemplate> own =
+      checkpoint_dir.empty() ? std::nullopt : read_checkpoint_chat_template(checkpoint_dir);
+  if (!own) {
+    if (setting == "checkpoint") {
+      throw Error(fmt::format("model.chat_template is 'checkpoint' but {} has no chat template (no "
+                              "chat_template.jinja, no chat_template in tokenizer_config.json)",
+                              checkpoint_dir.empty() ? std::string("the model") : checkpoint_dir),
+                  "set model.chat_template: tulu or chatml");
+    }
+    return named(tokenizer, "tulu");
+  }
+  for (const std::string& name : chat_template_names()) {
+    if (own->text == named_chat_template_jinja(name)) return named(tokenizer, name, own->eos_token);
+  }
+  return jinja(tokenizer, own->text, own->source, own->bos_token, own->eos_token);
+}
+
+ChatEncoding ChatFormat::encode(const Tokenizer& tokenizer, const std::vector<ChatMessage>& messages,
+                                bool add_generation_prompt) const {
+  if (!jinja_) {
+    ChatTemplateOptions options;
+    options.add_generation_prompt = add_generation_prompt;
+    options.eos_token = name_ == "tulu" ? end_of_turn_ : "";
+    return apply_chat_template(tokenizer, name_, messages, options);
+  }
+  JinjaChatOptions options;
+  options.add_generation_prompt = add_generation_prompt;
+  options.bos_token = bos_;
+  options.eos_token = eos_;
+  options.end_of_turn = end_of_turn_;
+  ChatEncoding enc = apply_jinja_chat_template(tokenizer, *jinja_, messages, options);
+  if (enc.end_of_turn_id < 0) enc.end_of_turn_id = end_of_turn_id_;
+  return enc;
+}
+
+std::string ChatFormat::identity() const {
+  if (!jinja_) return name_;
+  return "jinja:" + content_hash(text_ + '\0' + bos_ + '\0' + eos_);
+}
+
+std::string ChatFormat::resolved_identity(const std::string& setting, const std::string& checkpoint_dir) {
+  if (setting != "auto" && setting != "checkpoint") return setting;
+  std::optional<CheckpointChatTemplate> own =
+      checkpoint_dir.empty() ? std::nullopt : read_checkpoint_chat_template(checkpoint_dir);
+  if (!own) return setting == "auto" ? "tulu" : "checkpoint (none)";
+  for (const std::string& name : chat_template_names()) {
+    if (own->text == named_chat_template_jinja(name)) return name;
+  }
+  return "jinja:" + content_hash(own->text + '\0' + own->bos_token + '\0' + own->eos_token);
+}
+
+}  // namespace rlvr::core

@@ -147,4 +147,70 @@ struct CheckpointChatTemplate {
 // chat_template / bos_token / eos_token has the wrong type (naming the file and the field).
 std::optional<CheckpointChatTemplate> read_checkpoint_chat_template(const std::string& dir);
 
+// The Jinja text equivalent to a named template ("tulu": open-instruct's CHAT_TEMPLATES["tulu"]
+// with the TÜLU 3 `{{ bos_token }}` prefix; "chatml"), i.e. what transformers needs in
+// tokenizer_config.json to render what the named template renders. Throws for an unknown name.
+std::string named_chat_template_jinja(const std::string& name);
+
+// The chat format of a run: how conversations become token ids, the assistant mask and the
+// generation stop token. Either a named template or a Jinja template (normally the checkpoint's
+// own). Immutable after construction; copies share the parsed template; thread-safe to use from
+// several threads.
+//
+// model.chat_template selects it (ChatFormat::resolve):
+//   auto        the checkpoint's own template (chat_template.jinja or tokenizer_config.json's
+//               chat_template) when it has one, else tulu (logged);
+//   checkpoint  the checkpoint's own template; an error when it has none;
+//   tulu/chatml the named template.
+// A checkpoint template whose text is exactly named_chat_template_jinja(name) (what rlvr writes
+// into final/) is used as that named template, so a model trained with a named template is
+// rendered the same way by the next stage.
+//
+// The end-of-turn token of a Jinja template is found by rendering [user, assistant] and taking
+// the added token of the tokenizer that directly follows the assistant content (<|im_end|>,
+// <|eot_id|>, <end_of_turn>, or the eos_token for TÜLU); when none follows, the eos_token.
+class ChatFormat {
+ public:
+  // A named template ("tulu" or "chatml") with the tokenizer's default end of turn
+  // (ChatTemplateOptions::eos_token empty) unless `eos_token` is given.
+  static ChatFormat named(const Tokenizer& tokenizer, const std::string& name, const std::string& eos_token = "");
+  // A Jinja template. `bos_token` / `eos_token` are passed to the template when non-empty.
+  static ChatFormat jinja(const Tokenizer& tokenizer, const std::string& text, const std::string& source,
+                          const std::string& bos_token, const std::string& eos_token);
+  // model.chat_template `setting` for the checkpoint in `checkpoint_dir` (see above). Throws
+  // rlvr::Error naming model.chat_template for an unknown setting or a missing checkpoint
+  // template under "checkpoint", and the template's source for a template that does not parse
+  // or render a probe conversation.
+  static ChatFormat resolve(const Tokenizer& tokenizer, const std::string& setting, const std::string& checkpoint_dir);
+
+  // Renders and encodes `messages` (apply_chat_template or apply_jinja_chat_template).
+  ChatEncoding encode(const Tokenizer& tokenizer, const std::vector<ChatMessage>& messages,
+                      bool add_generation_prompt) const;
+
+  bool is_named() const { return !jinja_; }
+  // "tulu", "chatml" or "jinja".
+  const std::string& name() const { return name_; }
+  // Where the template came from ("tulu", or e.g. "<dir>/tokenizer_config.json:chat_template").
+  const std::string& source() const { return source_; }
+  // The Jinja text of the template (for a named template, named_chat_template_jinja()).
+  const std::string& jinja_text() const { return text_; }
+  const std::string& bos_token() const { return bos_; }
+  const std::string& eos_token() const { return eos_; }
+  // The token that closes an assistant turn (a generation stop token); -1 if none.
+  int32_t end_of_turn_id() const { return end_of_turn_id_; }
+  const std::string& end_of_turn() const { return end_of_turn_; }
+  // Identifies the format in cache keys and fingerprints: the name of a named template, or
+  // "jinja:" + a hash of the text and special tokens.
+  std::string identity() const;
+  // identity() of resolve(tokenizer, setting, checkpoint_dir) without a tokenizer (for run
+  // fingerprints). Throws rlvr::Error for an unreadable tokenizer_config.json.
+  static std::string resolved_identity(const std::string& setting, const std::string& checkpoint_dir);
+
+ private:
+  ChatFormat() = default;
+  std::string name_, source_, text_, bos_, eos_, end_of_turn_;
+  int32_t end_of_turn_id_ = -1;
+  std::optional<jinja::Template> jinja_;
+};
+
 }  // namespace rlvr::core

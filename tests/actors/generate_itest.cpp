@@ -86,6 +86,44 @@ TEST_F(GenerateCli, WritesOneLinePerSampleReproducibly) {
   for (size_t i = 0; i < lines.size(); ++i) EXPECT_EQ(again[i]["token_ids"], lines[i]["token_ids"]) << i;
 }
 
+// The model's generation_config.json: its sampling values apply where no flag sets them
+// (do_sample false = greedy), a flag wins, and its eos_token_id stops generation.
+TEST_F(GenerateCli, TheModelsGenerationConfigGivesDefaultsAndStopIds) {
+  const std::string base = rlvr_ + " generate --model " + model_ + " --prompts " + data_ + " --n 1 --seed 5";
+  const std::string greedy = dir_.path() + "/greedy.jsonl", from_file = dir_.path() + "/file.jsonl";
+  auto r = run_command(base + " --temperature 0 --max-new-tokens 7 --out " + greedy);
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  core::write_file_atomic(model_ + "/generation_config.json", R"({"do_sample": false, "max_new_tokens": 7,
+                                                                  "repetition_penalty": 1.1})");
+  r = run_command(base + " --out " + from_file);
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_NE(r.output.find("generation_config.json: sampling defaults temperature 0 (do_sample false), "
+                          "max_new_tokens 7"),
+            std::string::npos)
+      << r.output;
+  EXPECT_NE(r.output.find("repetition_penalty=1.1 not supported by rlvr's sampler; ignored"), std::string::npos)
+      << r.output;
+  const auto a = read_lines(greedy), b = read_lines(from_file);
+  ASSERT_EQ(a.size(), b.size());
+  for (size_t i = 0; i < a.size(); ++i) EXPECT_EQ(a[i]["token_ids"], b[i]["token_ids"]) << i;
+  // A flag wins over the file.
+  r = run_command(base + " --max-new-tokens 3 --out " + from_file);
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  for (const auto& j : read_lines(from_file)) EXPECT_LE(j["token_ids"].size(), 3u);
+  // The file's eos_token_id stops: make the first greedy token of prompt 0 an EOS.
+  ASSERT_FALSE(a[0]["token_ids"].empty());
+  const int64_t first = a[0]["token_ids"][0];
+  ASSERT_NE(first, 0) << "the first greedy token is already config.json's EOS";
+  core::write_file_atomic(model_ + "/generation_config.json",
+                          nlohmann::json({{"do_sample", false}, {"max_new_tokens", 7}, {"eos_token_id", {first}}}).dump());
+  r = run_command(base + " --out " + from_file);
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  const auto c = read_lines(from_file);
+  EXPECT_EQ(c[0]["finish_reason"], "eos");
+  EXPECT_EQ(c[0]["token_ids"], nlohmann::json::array({first}));
+  std::remove((model_ + "/generation_config.json").c_str());
+}
+
 TEST_F(GenerateCli, EvalScoresAndSummarizes) {
   const std::string out = dir_.path() + "/eval.jsonl";
   auto r = run_command(rlvr_ + " eval --model " + model_ + " --data " + data_ +

@@ -21,7 +21,7 @@ TEST(Config, EmptyFileGivesDefaults) {
   Config c = load_text("");
   EXPECT_EQ(c.run.seed, 1);
   EXPECT_EQ(c.run.device, "cpu");
-  EXPECT_EQ(c.model.chat_template, "tulu");
+  EXPECT_EQ(c.model.chat_template, "auto");
   EXPECT_DOUBLE_EQ(c.verifiers.verification_reward, 10.0);
   EXPECT_TRUE(c.verifiers.external.empty());
 }

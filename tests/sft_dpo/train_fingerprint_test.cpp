@@ -66,7 +66,7 @@ TEST_F(RunGuardTest, FlattenConfigNamesEveryKeyWithItsValue) {
   EXPECT_EQ(flat.at("optim.adam_eps"), "1e-08");
   EXPECT_EQ(flat.at("train.packing"), "false");
   EXPECT_EQ(flat.at("train.max_steps"), "6");
-  EXPECT_EQ(flat.at("model.chat_template"), "tulu");
+  EXPECT_EQ(flat.at("model.chat_template"), "auto");
   EXPECT_EQ(flat.at("generation.stop"), R"(["\n\n","###"])");
   EXPECT_EQ(flat.at("verifiers.external"), "0 items");
   EXPECT_EQ(flat.at("train.overwrite_output_dir"), "false");

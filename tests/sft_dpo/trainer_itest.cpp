@@ -16,6 +16,7 @@
 #include "core/fs.h"
 #include "core/log.h"
 #include "core/model/checkpoint.h"
+#include "core/tokenizer/chat_template.h"
 #include "core/tokenizer/tokenizer.h"
 #include "learner/train_state.h"
 #include "sft_dpo/data.h"
@@ -112,6 +113,78 @@ TEST_F(TrainerTest, SftLossGoesDownAndWritesAnHfCheckpoint) {
   EXPECT_NO_THROW(core::load_causal_lm(r.final_dir));
   EXPECT_EQ(rows.front()["step"], 0);
   EXPECT_EQ(rows.front()["data/train_rows"].get<double>(), 48);
+}
+
+// final/ carries what transformers needs to use it unchanged: tokenizer_config.json with the chat
+// template the run trained with and its special tokens, generation_config.json with the EOS ids,
+// and config.json's eos_token_id. A checkpoint's own Jinja template (and its generation
+// defaults) is what a run with model.chat_template: auto trains with and hands on.
+TEST_F(TrainerTest, FinalHoldsTheChatTemplateAndEosIdsTheRunTrainedWith) {
+  const core::Tokenizer tok = core::Tokenizer::from_file(world_.model_dir + "/tokenizer.json");
+  const int64_t eos = *tok.single_token_id("<|endoftext|>");
+  auto json_of = [](const std::string& path) { return nlohmann::json::parse(core::read_file(path)); };
+
+  TempDir out;
+  core::Config c = sft_config(out.path());
+  c.train.max_steps = 2;
+  ASSERT_EQ(c.model.chat_template, "auto");
+  TrainResult r = run_training(c);
+  nlohmann::json tc = json_of(r.final_dir + "/tokenizer_config.json");
+  EXPECT_EQ(tc["chat_template"], core::named_chat_template_jinja("tulu"));
+  EXPECT_EQ(tc["eos_token"], "<|endoftext|>");
+  EXPECT_EQ(tc["tokenizer_class"], "PreTrainedTokenizerFast");
+  EXPECT_EQ(json_of(r.final_dir + "/generation_config.json")["eos_token_id"], eos);
+  EXPECT_EQ(json_of(r.final_dir + "/config.json")["eos_token_id"], eos);
+  const core::ChatFormat back = core::ChatFormat::resolve(tok, "auto", r.final_dir);
+  EXPECT_TRUE(back.is_named());
+  EXPECT_EQ(back.name(), "tulu");
+
+  // A checkpoint with its own template (a Zephyr-style one over the tiny world's special tokens;
+  // HuggingFaceH4/zephyr-7b-beta's layout) and generation defaults.
+  TempDir model;
+  for (const char* f : {"config.json", "model.safetensors", "tokenizer.json"}) {
+    fs::copy_file(world_.model_dir + "/" + f, model.path() + "/" + f);
+  }
+  const std::string zephyr =
+      "{% for message in messages %}\n{% if message['role'] == 'user' %}\n{{ '<|user|>\n' + message['content'] + "
+      "eos_token }}\n{% elif message['role'] == 'system' %}\n{{ '<|system|>\n' + message['content'] + eos_token "
+      "}}\n{% elif message['role'] == 'assistant' %}\n{{ '<|assistant|>\n'  + message['content'] + eos_token "
+      "}}\n{% endif %}\n{% if loop.last and add_generation_prompt %}\n{{ '<|assistant|>' }}\n{% endif %}\n"
+      "{% endfor %}";
+  model.write("tokenizer_config.json",
+              nlohmann::json({{"chat_template", zephyr}, {"eos_token", "<|endoftext|>"}, {"model_max_length", 4096}})
+                  .dump());
+  model.write("generation_config.json", R"({"temperature": 0.7, "top_p": 0.8, "eos_token_id": 5})");
+  TempDir out2;
+  core::Config c2 = sft_config(out2.path());
+  c2.model.path = model.path();
+  c2.train.max_steps = 2;
+  TrainResult r2 = run_training(c2);
+  tc = json_of(r2.final_dir + "/tokenizer_config.json");
+  EXPECT_EQ(tc["chat_template"], zephyr);
+  EXPECT_EQ(tc["eos_token"], "<|endoftext|>");
+  EXPECT_EQ(tc["model_max_length"], 4096);  // the source's fields are kept
+  nlohmann::json gc = json_of(r2.final_dir + "/generation_config.json");
+  EXPECT_EQ(gc["temperature"], 0.7);
+  EXPECT_EQ(gc["top_p"], 0.8);
+  // config.json's EOS (0, kept), the source's (5), and the template's (<|endoftext|> = 0).
+  EXPECT_EQ(gc["eos_token_id"], nlohmann::json::array({eos, 5}));
+  EXPECT_EQ(json_of(r2.final_dir + "/config.json")["eos_token_id"], eos);
+  const core::ChatFormat own = core::ChatFormat::resolve(tok, "auto", r2.final_dir);
+  EXPECT_EQ(own.name(), "jinja");
+  EXPECT_EQ(own.end_of_turn(), "<|endoftext|>");
+  // The data was rendered with the checkpoint's template: its rows are the Zephyr text.
+  TokenizeSettings settings;
+  settings.chat_format = std::make_shared<const core::ChatFormat>(own);
+  settings.max_seq_len = 128;
+  SftDataset zephyr_rows = load_sft_dataset(world_.data_dir + "/sft.jsonl", tok, settings);
+  SftDataset tulu_rows = load_sft_dataset(world_.data_dir + "/sft.jsonl", tok, TokenizeSettings{});
+  ASSERT_EQ(zephyr_rows.rows.size(), tulu_rows.rows.size());
+  std::string first_line;
+  std::getline(std::ifstream(world_.data_dir + "/sft.jsonl") >> std::ws, first_line);
+  const auto messages = core::parse_sft_row(nlohmann::json::parse(first_line), 1).messages;
+  EXPECT_EQ(zephyr_rows.rows[0].ids, own.encode(tok, messages, false).ids);
+  EXPECT_NE(zephyr_rows.rows[0].ids, tulu_rows.rows[0].ids);
 }
 
 TEST_F(TrainerTest, GradAccumulationFourByOneEqualsOneByFour) {

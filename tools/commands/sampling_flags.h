@@ -1,6 +1,6 @@
 // Flags shared by `rlvr generate` and `rlvr eval`: model, tokenizer, chat template and the
-// sampling settings. Values come from the flags, else from --config's `generation` section (with
-// --set overrides; without --config only the keys --set names), else from the defaults shown in --help.
+// sampling settings. Values come from the flags, else from the keys --config sets, else from the
+// model's generation_config.json, else from --config's defaults / the defaults shown in --help.
 #pragma once
 
 #include <limits>
@@ -15,6 +15,7 @@
 #include "actors/prompts.h"
 #include "actors/sampler.h"
 #include "core/config/config.h"
+#include "core/config/generation_defaults.h"
 #include "core/config/loader.h"
 #include "core/error.h"
 #include "core/log.h"
@@ -26,7 +27,7 @@ namespace rlvr::tools {
 struct SamplingFlags {
   std::string model;
   std::string tokenizer;      // default <model>/tokenizer.json
-  std::string chat_template = "tulu";
+  std::string chat_template = "auto";
   std::string device = "cpu";
   std::string dtype = "float32";
   std::string config;         // optional YAML: generation + verifiers sections
@@ -43,9 +44,10 @@ inline void add_sampling_flags(CLI::App* cmd, SamplingFlags& f) {
   constexpr int64_t kMaxInt = std::numeric_limits<int64_t>::max();
   cmd->add_option("--model", f.model, "Checkpoint directory (config.json + model.safetensors)")->required();
   cmd->add_option("--tokenizer", f.tokenizer, "tokenizer.json (default: <model>/tokenizer.json)");
-  cmd->add_option("--chat-template", f.chat_template, "Chat template: tulu or chatml")
+  cmd->add_option("--chat-template", f.chat_template,
+                  "Chat template: auto (the model's own, else tulu), checkpoint (the model's own), tulu or chatml")
       ->capture_default_str()
-      ->check(CLI::IsMember({"tulu", "chatml"}));
+      ->check(CLI::IsMember({"auto", "checkpoint", "tulu", "chatml"}));
   cmd->add_option("--config", f.config, "YAML config whose `generation` (and `verifiers`) sections give defaults");
   cmd->add_option("--set", f.overrides,
                   "Override a config key: a.b.c=value (repeatable; after --config, as for `rlvr train`). Without "
@@ -110,6 +112,38 @@ inline void resolve_sampling_flags(const CLI::App& cmd, SamplingFlags& f) {
     if (unset("--chat-template", "model.chat_template")) f.chat_template = f.resolved.model.chat_template;
     if (unset("--seed", "run.seed")) f.sampling.seed = static_cast<uint64_t>(f.resolved.run.seed);
   }
+  // The model's generation_config.json for what neither a flag nor a key of --config sets.
+  if (auto file = core::read_generation_config(f.model)) {
+    auto free = [&](const char* flag, const char* key) {
+      return cmd.count(flag) == 0 && f.resolved.explicit_keys.count(std::string("generation.") + key) == 0;
+    };
+    std::vector<std::string> applied;
+    if (free("--temperature", "temperature")) {
+      if (file->do_sample && !*file->do_sample) {
+        f.sampling.temperature = 0.0;
+        applied.push_back("temperature 0 (do_sample false)");
+      } else if (file->temperature) {
+        f.sampling.temperature = *file->temperature;
+        applied.push_back(fmt::format("temperature {}", *file->temperature));
+      }
+    }
+    if (free("--top-p", "top_p") && file->top_p) {
+      f.sampling.top_p = *file->top_p;
+      applied.push_back(fmt::format("top_p {}", *file->top_p));
+    }
+    if (free("--top-k", "top_k") && file->top_k) {
+      f.sampling.top_k = *file->top_k;
+      applied.push_back(fmt::format("top_k {}", *file->top_k));
+    }
+    if (free("--max-new-tokens", "max_new_tokens") && file->max_new_tokens) {
+      f.sampling.max_new_tokens = *file->max_new_tokens;
+      applied.push_back(fmt::format("max_new_tokens {}", *file->max_new_tokens));
+    }
+    if (!applied.empty()) RLVR_LOG_INFO("{}: sampling defaults {}", file->path, fmt::join(applied, ", "));
+    if (!file->unsupported.empty()) {
+      RLVR_LOG_WARN("{}: {} not supported by rlvr's sampler; ignored", file->path, fmt::join(file->unsupported, ", "));
+    }
+  }
   f.engine.continuous_batching = !f.no_continuous_batching;
   if (f.tokenizer.empty()) f.tokenizer = f.model + "/tokenizer.json";
   for (const auto& s : f.sampling.stop) RLVR_CHECK(!s.empty(), "--stop: stop strings must not be empty");
@@ -149,7 +183,9 @@ inline SamplingRun prepare_sampling_run(const SamplingFlags& f, const core::Toke
                                         const std::string& path, bool require_ground_truth) {
   SamplingRun run;
   actors::PromptOptions po;
-  po.chat_template = f.chat_template;
+  po.chat_format = std::make_shared<const core::ChatFormat>(core::ChatFormat::resolve(tokenizer, f.chat_template, f.model));
+  RLVR_LOG_INFO("chat template: {} (--chat-template {}; end of turn {})", po.chat_format->source(), f.chat_template,
+                po.chat_format->end_of_turn());
   po.require_ground_truth = require_ground_truth;
   po.on_bad_row = core::parse_bad_row_policy(f.on_bad_row);
   run.prompts = actors::load_prompts(path, tokenizer, po);
@@ -174,6 +210,7 @@ inline SamplingRun prepare_sampling_run(const SamplingFlags& f, const core::Toke
   run.sampling = f.sampling;
   if (run.prompts.end_of_turn_id >= 0) run.sampling.stop_token_ids.push_back(run.prompts.end_of_turn_id);
   for (int64_t id : mc.eos_token_id) run.sampling.stop_token_ids.push_back(static_cast<int32_t>(id));
+  for (int64_t id : core::checkpoint_eos_ids(f.model)) run.sampling.stop_token_ids.push_back(static_cast<int32_t>(id));
   return run;
 }
 

@@ -33,6 +33,7 @@ struct TokenizerParams {
   std::string encoder_json;
   std::string vocab_bpe;
   std::string chat_template = "tulu";
+  std::string checkpoint;
   std::string messages_file;
   bool generation_prompt = false;
   std::string eos_token;
@@ -112,7 +113,14 @@ void setup(CLI::App& app) {
 
   auto* chat = cmd->add_subcommand("chat", "Apply a chat template: print ids, assistant mask and the text");
   chat->add_option("--tokenizer", p->tokenizer, "tokenizer.json")->required();
-  chat->add_option("--template", p->chat_template, "tulu | chatml")->capture_default_str();
+  chat->add_option("--template", p->chat_template,
+                   "tulu | chatml | checkpoint (the Jinja template of --checkpoint) | auto (--checkpoint's own, else "
+                   "tulu)")
+      ->capture_default_str()
+      ->check(CLI::IsMember({"tulu", "chatml", "checkpoint", "auto"}));
+  chat->add_option("--checkpoint", p->checkpoint,
+                   "Checkpoint directory whose chat_template.jinja / tokenizer_config.json gives the template "
+                   "(with --template checkpoint or auto)");
   chat->add_option("--messages-file", p->messages_file,
                    "JSON file: [{\"role\": ..., \"content\": ...}, ...] or {\"messages\": [...]}")
       ->required();
@@ -141,7 +149,15 @@ void setup(CLI::App& app) {
     opt.add_generation_prompt = p->generation_prompt;
     opt.eos_token = p->eos_token;
     opt.bos_token = p->bos_token;
-    auto enc = core::apply_chat_template(tok, p->chat_template, messages, opt);
+    core::ChatEncoding enc;
+    if (p->chat_template == "tulu" || p->chat_template == "chatml") {
+      enc = core::apply_chat_template(tok, p->chat_template, messages, opt);
+    } else {
+      RLVR_CHECK(p->eos_token.empty() && p->bos_token.empty(),
+                 "--eos-token / --bos-token apply to the named templates; a checkpoint's template takes them from "
+                 "its tokenizer_config.json");
+      enc = core::ChatFormat::resolve(tok, p->chat_template, p->checkpoint).encode(tok, messages, p->generation_prompt);
+    }
     nlohmann::json out{{"ids", enc.ids},
                        {"assistant_mask", enc.assistant_mask},
                        {"end_of_turn_id", enc.end_of_turn_id},

@@ -15,6 +15,7 @@
 #include <nlohmann/json.hpp>
 
 #include "core/config/loader.h"
+#include "core/config/generation_defaults.h"
 #include "core/error.h"
 #include "core/fs.h"
 #include "core/log.h"
@@ -313,6 +314,7 @@ class Runner {
     cfg.run.name = p_.pipeline.name + "-" + st.kind;
     cfg.run.seed = p_.pipeline.seed;
     cfg.model.path = model;
+    core::apply_checkpoint_generation_defaults(cfg);
     const bool pairs = st.kind == "dpo" && !st.pairs.prompts.empty();
     if (pairs) cfg.train.train_file = run_ + "/dpo_pairs.jsonl";
     const json settings = settings_of(cfg);
@@ -401,6 +403,7 @@ class Runner {
     cfg.run.name = p_.pipeline.name + "-" + name;
     cfg.run.seed = p_.pipeline.seed;
     cfg.model.path = start;
+    core::apply_checkpoint_generation_defaults(cfg);
     cfg.train.max_time_s = budget;
     cfg.train.max_steps = std::max<int64_t>(1, static_cast<int64_t>(std::ceil(budget * static_cast<double>(sft_steps) / sft_wall)));
     const json settings = settings_of(cfg);
