@@ -33,11 +33,8 @@ PromptSet load_prompts(const std::string& path, const core::Tokenizer& tokenizer
       out.ground_truth = ex.ground_truth;
       out.dataset = ex.dataset;
     } else {
-      RLVR_CHECK(row.is_object() && row.contains("messages"),
-                 "missing field 'messages'; expected a list of {{\"role\", \"content\"}} objects");
-      out.messages = to_chat(core::parse_messages(row.at("messages"), "messages"));
-      while (!out.messages.empty() && out.messages.back().role == "assistant") out.messages.pop_back();
-      RLVR_CHECK(!out.messages.empty(), "'messages' holds only assistant turns; expected a user turn to answer");
+      // `messages` without trailing assistant turns, or a `prompt` string / list (core/data/jsonl.h).
+      out.messages = to_chat(core::parse_prompt_messages(row));
       if (row.contains("dataset") && row["dataset"].is_string()) out.dataset = row["dataset"].get<std::string>();
     }
     core::ChatEncoding enc = format.encode(tokenizer, out.messages, /*add_generation_prompt=*/true);

@@ -45,6 +45,11 @@ std::string hash_file(const std::string& path) { return core::file_content_hash(
 
 std::string reference_cache_key(const std::string& data_path, const std::string& reference_dir,
                                 const std::string& tokenizer_path, const TokenizeSettings& settings) {
+  return reference_cache_key_for_data(hash_file(data_path), reference_dir, tokenizer_path, settings);
+}
+
+std::string reference_cache_key_for_data(const std::string& data_identity, const std::string& reference_dir,
+                                         const std::string& tokenizer_path, const TokenizeSettings& settings) {
   namespace fs = std::filesystem;
   std::vector<std::string> files = {reference_dir + "/config.json"};
   std::error_code ec;
@@ -59,7 +64,7 @@ std::string reference_cache_key(const std::string& data_path, const std::string&
   std::string ref;
   for (const auto& f : files) ref += hash_file(f);
   return fmt::format("data={};reference={};tokenizer={};chat_template={};max_seq_len={};on_bad_row={}",
-                     hash_file(data_path), fmt::format("{:016x}", fnv1a(ref.data(), ref.size())),
+                     data_identity, fmt::format("{:016x}", fnv1a(ref.data(), ref.size())),
                      hash_file(tokenizer_path), settings.chat_format ? settings.chat_format->identity() : settings.chat_template,
                      settings.max_seq_len,
                      settings.on_bad_row == core::BadRowPolicy::kStop ? "stop" : "skip");

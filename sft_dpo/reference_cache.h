@@ -31,6 +31,9 @@ std::string hash_file(const std::string& path);
 // The cache key (a readable string) for these inputs. Throws rlvr::Error when a file is missing.
 std::string reference_cache_key(const std::string& data_path, const std::string& reference_dir,
                                 const std::string& tokenizer_path, const TokenizeSettings& settings);
+// The same with the data given by its identity (sft_dpo::mix_identity; for one file its hash_file).
+std::string reference_cache_key_for_data(const std::string& data_identity, const std::string& reference_dir,
+                                         const std::string& tokenizer_path, const TokenizeSettings& settings);
 
 // The cache file for `key` in `cache_dir`.
 std::string reference_cache_path(const std::string& cache_dir, const std::string& key);

@@ -4,6 +4,7 @@
 #include <set>
 
 #include "core/error.h"
+#include "sft_dpo/data.h"
 #include "core/tokenizer/chat_template.h"
 
 namespace rlvr::sft_dpo {
@@ -33,7 +34,13 @@ learner::RunFingerprint fingerprint_run(const core::Config& config) {
   fp.identity["model.chat_template"] = core::ChatFormat::resolved_identity(config.model.chat_template, config.model.path);
   fp.identity["model.path (config.json contents)"] = learner::hash_file_for("model.path", config.model.path + "/config.json");
   fp.identity["model.tokenizer (contents)"] = learner::hash_file_for("model.tokenizer", tokenizer);
-  fp.identity["train.train_file (contents)"] = learner::hash_file_for("train.train_file", tc.train_file);
+  if (tc.train_files.empty()) {
+    fp.identity["train.train_file (contents)"] = learner::hash_file_for("train.train_file", tc.train_file);
+  } else {
+    // A mix: every file's contents, weight and rows, and the seed that draws it (sft_dpo/data.h).
+    fp.identity["train.train_files (contents)"] =
+        mix_identity(train_sources(tc), static_cast<uint64_t>(config.run.seed));
+  }
   if (dpo) {
     // An empty reference_path means model.path: compare what is actually used.
     fp.identity["dpo.reference_path"] =

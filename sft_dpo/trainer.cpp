@@ -177,19 +177,24 @@ void prepare_reference(const core::Config& config, const std::string& tokenizer_
   const std::string cache_dir =
       config.dpo.reference_cache_dir.empty() ? config.run.output_dir + "/cache" : config.dpo.reference_cache_dir;
   struct Job {
-    const std::string* file;
+    std::string name;  // for logs
+    std::string data;  // identity of the data (mix_identity / hash_file)
     const std::vector<PreferencePair>* pairs;
     ReferenceLogps* out;
   };
-  std::vector<Job> jobs = {{&config.train.train_file, &data.pairs, &data.ref}};
-  if (!data.eval_pairs.empty()) jobs.push_back({&config.train.eval_file, &data.eval_pairs, &data.eval_ref});
+  const std::vector<DataSource> sources = train_sources(config.train);
+  std::vector<Job> jobs = {{sources.size() == 1 ? sources[0].path : "train.train_files",
+                            mix_identity(sources, static_cast<uint64_t>(config.run.seed)), &data.pairs, &data.ref}};
+  if (!data.eval_pairs.empty()) {
+    jobs.push_back({config.train.eval_file, hash_file(config.train.eval_file), &data.eval_pairs, &data.eval_ref});
+  }
   core::CausalLM reference{nullptr};
   result.reference_cache_hit = true;
   for (const Job& job : jobs) {
-    const std::string key = reference_cache_key(*job.file, ref_dir, tokenizer_path, settings);
+    const std::string key = reference_cache_key_for_data(job.data, ref_dir, tokenizer_path, settings);
     const std::string path = reference_cache_path(cache_dir, key);
     if (auto cached = read_reference_cache(path, key, *job.pairs)) {
-      RLVR_LOG_INFO("reference log-probs for {} from cache {}", *job.file, path);
+      RLVR_LOG_INFO("reference log-probs for {} from cache {}", job.name, path);
       *job.out = std::move(*cached);
       continue;
     }
@@ -199,7 +204,7 @@ void prepare_reference(const core::Config& config, const std::string& tokenizer_
       reference = core::load_causal_lm(ref_dir, precision.device, c10::kFloat);
       for (auto& p : reference->parameters()) p.set_requires_grad(false);
     }
-    RLVR_LOG_INFO("computing reference log-probs for {} ({} pairs)", *job.file, job.pairs->size());
+    RLVR_LOG_INFO("computing reference log-probs for {} ({} pairs)", job.name, job.pairs->size());
     *job.out = compute_reference_logps(*reference, *job.pairs, config.train.batch_size, precision);
     write_reference_cache(path, key, *job.pairs, *job.out);
     RLVR_LOG_INFO("cached reference log-probs in {}", path);
@@ -233,7 +238,7 @@ TrainResult run(const core::Config& config) {
   const auto started = std::chrono::steady_clock::now();
   const auto& tc = config.train;
   RLVR_CHECK(!config.model.path.empty(), "model.path is empty; expected the checkpoint directory to train");
-  RLVR_CHECK(!tc.train_file.empty(), "train.train_file is empty; expected a JSONL file for mode {}", tc.mode);
+  const std::vector<DataSource> sources = train_sources(tc);  // train_file or train_files
   const std::string& out_dir = config.run.output_dir;
   const std::string tokenizer_path =
       config.model.tokenizer.empty() ? config.model.path + "/tokenizer.json" : config.model.tokenizer;
@@ -281,13 +286,13 @@ TrainResult run(const core::Config& config) {
   data.dpo = tc.mode == "dpo";
   DatasetStats stats;
   if (data.dpo) {
-    auto ds = load_preference_dataset(tc.train_file, tokenizer, settings);
+    auto ds = load_preference_mix(sources, static_cast<uint64_t>(config.run.seed), tokenizer, settings);
     data.pairs = std::move(ds.pairs);
     stats = ds.stats;
     if (!tc.eval_file.empty()) data.eval_pairs = load_preference_dataset(tc.eval_file, tokenizer, settings).pairs;
     if (dpo_uses_reference(config.dpo)) prepare_reference(config, tokenizer_path, settings, precision, data, result);
   } else {
-    auto ds = load_sft_dataset(tc.train_file, tokenizer, settings);
+    auto ds = load_sft_mix(sources, static_cast<uint64_t>(config.run.seed), tokenizer, settings);
     stats = ds.stats;
     data.rows = tc.packing ? pack_rows(ds.rows, settings.max_seq_len) : std::move(ds.rows);
     if (tc.packing) RLVR_LOG_INFO("packed {} rows into {} sequences of <= {} tokens", stats.rows, data.rows.size(),

@@ -192,6 +192,26 @@ TEST_F(GenerateCli, EvalTakesPromptRowsFromGzipStdinWithSetAndLimit) {
   EXPECT_NE(r.output.find("generation.temperatur"), std::string::npos) << r.output;
 }
 
+TEST_F(GenerateCli, GenerateTakesPromptStringRows) {
+  std::string rows;
+  for (const auto& j : read_lines(data_)) rows += nlohmann::json{{"prompt", j["messages"][0]["content"]}}.dump() + "\n";
+  const std::string prompts = dir_.path() + "/prompt_rows.jsonl";
+  core::write_file_atomic(prompts, rows);
+  const std::string out = dir_.path() + "/g1.jsonl", ref = dir_.path() + "/g2.jsonl";
+  const std::string common = rlvr_ + " generate --model " + model_ + " --temperature 0 --max-new-tokens 6";
+  auto r = run_command(common + " --prompts " + prompts + " --out " + out);
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  r = run_command(common + " --prompts " + data_ + " --out " + ref);
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  auto lines = read_lines(out), expected = read_lines(ref);
+  ASSERT_EQ(lines.size(), 6u);
+  ASSERT_EQ(expected.size(), lines.size());
+  for (size_t i = 0; i < lines.size(); ++i) {
+    EXPECT_EQ(lines[i]["token_ids"], expected[i]["token_ids"]) << i;
+    EXPECT_EQ(lines[i]["prompt"], expected[i]["messages"][0]["content"]) << i;  // the row's fields are kept
+  }
+}
+
 TEST_F(GenerateCli, BadInputGivesOneLineErrors) {
   auto r = run_command(rlvr_ + " generate --prompts " + data_ + " --out x.jsonl");
   EXPECT_NE(r.exit_code, 0);
