@@ -96,10 +96,9 @@ std::optional<CheckpointGenerationConfig> read_generation_config(const std::stri
   return g;
 }
 
-std::vector<std::string> apply_generation_defaults(Config& config, const CheckpointGenerationConfig& file) {
+std::vector<std::string> apply_generation_defaults(GenerationConfig& g, const CheckpointGenerationConfig& file,
+                                                   const std::function<bool(const std::string& key)>& is_set) {
   std::vector<std::string> applied;
-  GenerationConfig& g = config.generation;
-  auto is_set = [&](const char* key) { return config.explicit_keys.count(std::string("generation.") + key) > 0; };
   if (!is_set("temperature")) {
     if (file.do_sample && !*file.do_sample) {
       g.temperature = 0.0;
@@ -124,14 +123,22 @@ std::vector<std::string> apply_generation_defaults(Config& config, const Checkpo
   return applied;
 }
 
+std::vector<std::string> apply_generation_defaults(Config& config, const CheckpointGenerationConfig& file) {
+  return apply_generation_defaults(config.generation, file, [&](const std::string& key) {
+    return config.explicit_keys.count("generation." + key) > 0;
+  });
+}
+
+void log_generation_defaults(const CheckpointGenerationConfig& file, const std::vector<std::string>& applied) {
+  if (!applied.empty()) RLVR_LOG_INFO("{}: sampling defaults {}", file.path, fmt::join(applied, ", "));
+  if (!file.unsupported.empty()) {
+    RLVR_LOG_WARN("{}: {} not supported by rlvr's sampler; ignored", file.path, fmt::join(file.unsupported, ", "));
+  }
+}
+
 void apply_checkpoint_generation_defaults(Config& config) {
   const auto file = read_generation_config(config.model.path);
-  if (!file) return;
-  const auto applied = apply_generation_defaults(config, *file);
-  if (!applied.empty()) RLVR_LOG_INFO("{}: sampling defaults {}", file->path, fmt::join(applied, ", "));
-  if (!file->unsupported.empty()) {
-    RLVR_LOG_WARN("{}: {} not supported by rlvr's sampler; ignored", file->path, fmt::join(file->unsupported, ", "));
-  }
+  if (file) log_generation_defaults(*file, apply_generation_defaults(config, *file));
 }
 
 std::vector<int64_t> checkpoint_eos_ids(const std::string& checkpoint_dir) {

@@ -15,6 +15,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <string>
 #include <vector>
@@ -40,12 +41,20 @@ struct CheckpointGenerationConfig {
 // used key of the wrong type or out of the range the config schema accepts.
 std::optional<CheckpointGenerationConfig> read_generation_config(const std::string& checkpoint_dir);
 
-// Sets the generation keys of `config` that are not in config.explicit_keys from `file`.
-// Returns what was applied, as "generation.temperature=0.6" strings (empty when nothing).
+// Sets the fields of `g` for which `is_set(key)` is false ("temperature", "top_p", "top_k",
+// "max_new_tokens") from `file`. Returns what was applied, as "generation.temperature=0.6"
+// strings (empty when nothing).
+std::vector<std::string> apply_generation_defaults(GenerationConfig& g, const CheckpointGenerationConfig& file,
+                                                   const std::function<bool(const std::string& key)>& is_set);
+
+// The same for the generation keys of `config` that are not in config.explicit_keys.
 std::vector<std::string> apply_generation_defaults(Config& config, const CheckpointGenerationConfig& file);
 
-// read_generation_config(config.model.path) + apply_generation_defaults, logging what was
-// applied and the unsupported keys. Does nothing when model.path is empty or has no file.
+// Logs what apply_generation_defaults applied from `file` and the unsupported keys it holds.
+void log_generation_defaults(const CheckpointGenerationConfig& file, const std::vector<std::string>& applied);
+
+// read_generation_config(config.model.path) + apply_generation_defaults + log_generation_defaults.
+// Does nothing when model.path is empty or has no file.
 void apply_checkpoint_generation_defaults(Config& config);
 
 // The stop ids of a checkpoint: generation_config.json's eos_token_id (empty when there is none).

@@ -97,8 +97,8 @@ TEST_F(GenerateCli, TheModelsGenerationConfigGivesDefaultsAndStopIds) {
                                                                   "repetition_penalty": 1.1})");
   r = run_command(base + " --out " + from_file);
   ASSERT_EQ(r.exit_code, 0) << r.output;
-  EXPECT_NE(r.output.find("generation_config.json: sampling defaults temperature 0 (do_sample false), "
-                          "max_new_tokens 7"),
+  EXPECT_NE(r.output.find("generation_config.json: sampling defaults generation.temperature=0 (do_sample false), "
+                          "generation.max_new_tokens=7"),
             std::string::npos)
       << r.output;
   EXPECT_NE(r.output.find("repetition_penalty=1.1 not supported by rlvr's sampler; ignored"), std::string::npos)

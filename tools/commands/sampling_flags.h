@@ -3,6 +3,7 @@
 // model's generation_config.json, else from --config's defaults / the defaults shown in --help.
 #pragma once
 
+#include <algorithm>
 #include <limits>
 #include <memory>
 #include <set>
@@ -114,35 +115,21 @@ inline void resolve_sampling_flags(const CLI::App& cmd, SamplingFlags& f) {
   }
   // The model's generation_config.json for what neither a flag nor a key of --config sets.
   if (auto file = core::read_generation_config(f.model)) {
-    auto free = [&](const char* flag, const char* key) {
-      return cmd.count(flag) == 0 && f.resolved.explicit_keys.count(std::string("generation.") + key) == 0;
-    };
-    std::vector<std::string> applied;
-    if (free("--temperature", "temperature")) {
-      if (file->do_sample && !*file->do_sample) {
-        f.sampling.temperature = 0.0;
-        applied.push_back("temperature 0 (do_sample false)");
-      } else if (file->temperature) {
-        f.sampling.temperature = *file->temperature;
-        applied.push_back(fmt::format("temperature {}", *file->temperature));
-      }
-    }
-    if (free("--top-p", "top_p") && file->top_p) {
-      f.sampling.top_p = *file->top_p;
-      applied.push_back(fmt::format("top_p {}", *file->top_p));
-    }
-    if (free("--top-k", "top_k") && file->top_k) {
-      f.sampling.top_k = *file->top_k;
-      applied.push_back(fmt::format("top_k {}", *file->top_k));
-    }
-    if (free("--max-new-tokens", "max_new_tokens") && file->max_new_tokens) {
-      f.sampling.max_new_tokens = *file->max_new_tokens;
-      applied.push_back(fmt::format("max_new_tokens {}", *file->max_new_tokens));
-    }
-    if (!applied.empty()) RLVR_LOG_INFO("{}: sampling defaults {}", file->path, fmt::join(applied, ", "));
-    if (!file->unsupported.empty()) {
-      RLVR_LOG_WARN("{}: {} not supported by rlvr's sampler; ignored", file->path, fmt::join(file->unsupported, ", "));
-    }
+    core::GenerationConfig g;
+    g.temperature = f.sampling.temperature;
+    g.top_p = f.sampling.top_p;
+    g.top_k = f.sampling.top_k;
+    g.max_new_tokens = f.sampling.max_new_tokens;
+    const auto applied = core::apply_generation_defaults(g, *file, [&](const std::string& key) {
+      std::string flag = "--" + key;
+      std::replace(flag.begin(), flag.end(), '_', '-');
+      return cmd.count(flag) > 0 || f.resolved.explicit_keys.count("generation." + key) > 0;
+    });
+    f.sampling.temperature = g.temperature;
+    f.sampling.top_p = g.top_p;
+    f.sampling.top_k = g.top_k;
+    f.sampling.max_new_tokens = g.max_new_tokens;
+    core::log_generation_defaults(*file, applied);
   }
   f.engine.continuous_batching = !f.no_continuous_batching;
   if (f.tokenizer.empty()) f.tokenizer = f.model + "/tokenizer.json";
