@@ -284,6 +284,93 @@ TEST(Supervisor, ChildWithoutRestartEndsAloneAndTheRunGoesOn) {
   expect_no_children();
 }
 
+TEST(Supervisor, AFinishedSecondaryEndsAloneAFailedOneStopsTheRun) {
+  // Learner ranks other than 0: exit status 0 is the end of their work; anything else stops the run.
+  TempDir dir;
+  Captured out(dir);
+  ChildSpec rank1 = sh_child("rank1", "echo done; : > \"$d/rank1.done\"; exit 0\n", dir.path());
+  rank1.restart = true;
+  rank1.max_restarts = 0;
+  rank1.finished_on_success = true;
+  ChildSpec primary = sh_child("primary", wait_file("rank1.done") + "sleep 0.2; exit 0\n", dir.path());
+  Supervisor sup(out.options());
+  EXPECT_EQ(sup.run({primary, rank1}, 0), 0);
+  EXPECT_EQ(sup.outcome(), "'primary' exited with status 0");
+  EXPECT_EQ(report_of(sup, "rank1").starts, 1);
+  EXPECT_EQ(report_of(sup, "rank1").restarts, 0);
+  EXPECT_EQ(report_of(sup, "rank1").last_exit, "exited with status 0");
+
+  ChildSpec failing = sh_child("rank1", "exit 5\n", dir.path());
+  failing.restart = true;
+  failing.max_restarts = 0;
+  failing.finished_on_success = true;
+  ChildSpec waiting = sh_child("primary", "exec sleep 1000\n", dir.path());
+  Supervisor sup2(out.options());
+  EXPECT_EQ(sup2.run({waiting, failing}, 0), 1);
+  EXPECT_EQ(sup2.outcome(), "'rank1' exited with status 5 and has no restart left (0 of 0 used); stopping every child");
+  EXPECT_EQ(report_of(sup2, "primary").last_exit, "killed by signal 15");
+  expect_no_children();
+}
+
+TEST(Supervisor, WithoutAPrimaryTheRunEndsWhenEveryChildHasFinished) {
+  // An actors-only host: each actor ends with status 0 at the learner's SHUTDOWN; a failure is
+  // restarted as usual, and the run ends once nothing runs or waits for a restart.
+  TempDir dir;
+  Captured out(dir);
+  ChildSpec steady = sh_child("steady", "sleep 0.3; echo bye; exit 0\n", dir.path());
+  steady.restart = true;
+  steady.max_restarts = 3;
+  steady.finished_on_success = true;
+  ChildSpec flaky = sh_child("flaky",
+                             "if [ -e \"$d/flaky.once\" ]; then echo second; exit 0; fi\n"
+                             ": > \"$d/flaky.once\"; echo first; exit 3\n",
+                             dir.path());
+  flaky.restart = true;
+  flaky.max_restarts = 2;
+  flaky.backoff = milliseconds(1);
+  flaky.finished_on_success = true;
+  Supervisor sup(out.options());
+  EXPECT_EQ(sup.run({steady, flaky}, kNoPrimary), 0);
+  EXPECT_EQ(sup.outcome(), "every child exited with status 0 (2 children)");
+  EXPECT_EQ(report_of(sup, "steady").starts, 1);
+  EXPECT_EQ(report_of(sup, "flaky").starts, 2);
+  EXPECT_EQ(report_of(sup, "flaky").restarts, 1);
+  EXPECT_EQ(lines_from(out.lines(), "flaky"), (std::vector<std::string>{"first", "second"}));
+  EXPECT_EQ(lines_from(out.lines(), "steady"), (std::vector<std::string>{"bye"}));
+
+  // A child without restarts that fails: the others still finish, and the run returns 1.
+  ChildSpec once = sh_child("once", "exit 4\n", dir.path());
+  ChildSpec fine = steady;
+  fine.name = "fine";
+  Supervisor sup2(out.options());
+  EXPECT_EQ(sup2.run({once, fine}, kNoPrimary), 1);
+  EXPECT_EQ(sup2.outcome(), "every child has ended; 'once' exited with status 4");
+  EXPECT_EQ(report_of(sup2, "fine").last_exit, "exited with status 0");
+
+  // Nothing can start: the run ends at once with 1, without waiting on anything.
+  ChildSpec missing;
+  missing.name = "missing";
+  missing.argv = {"/nonexistent/rlvr-no-such-program"};
+  Supervisor sup3(out.options());
+  EXPECT_EQ(sup3.run({missing}, kNoPrimary), 1);
+  EXPECT_EQ(sup3.outcome(),
+            "every child has ended; 'missing' could not start: cannot execute '/nonexistent/rlvr-no-such-program': "
+            "No such file or directory (errno 2)");
+
+  // The restart limit still stops everything (rule 3).
+  ChildSpec broken = sh_child("broken", "exit 2\n", dir.path());
+  broken.restart = true;
+  broken.max_restarts = 1;
+  broken.backoff = milliseconds(1);
+  broken.finished_on_success = true;
+  ChildSpec sleeper = sh_child("sleeper", "exec sleep 1000\n", dir.path());
+  Supervisor sup4(out.options());
+  EXPECT_EQ(sup4.run({broken, sleeper}, kNoPrimary), 1);
+  EXPECT_EQ(sup4.outcome(), "'broken' exited with status 2 and has no restart left (1 of 1 used); stopping every child");
+  EXPECT_EQ(report_of(sup4, "sleeper").last_exit, "killed by signal 15");
+  expect_no_children();
+}
+
 TEST(Supervisor, MissingPrimaryProgramReturns127AndStartsNothingElse) {
   TempDir dir;
   Captured out(dir);
@@ -511,6 +598,43 @@ TEST(Launch, RefusesABadConfigBeforeStartingAnything) {
   EXPECT_EQ(r.exit_code, 1);
   EXPECT_NE(r.output.find("unknown key 'cuont' in 'actors'; did you mean 'count'?"), std::string::npos) << r.output;
   EXPECT_EQ(r.output.find("[learner]"), std::string::npos) << r.output;
+}
+
+TEST(Launch, HostPlacementErrorsStopItBeforeStartingAnything) {
+  TempDir dir;
+  std::string config = dir.write("run.yaml", "learner:\n  endpoint: tcp://0.0.0.0:5599\nrun:\n  output_dir: " +
+                                                 dir.path() + "/out\n");
+  const std::string launch = std::string(RLVR_BINARY) + " launch --config " + config;
+  auto expect_refused = [&](const std::string& args, const std::string& message) {
+    auto r = run_command(launch + " " + args);
+    EXPECT_EQ(r.exit_code, 1) << args << "\n" << r.output;
+    EXPECT_NE(r.output.find(message), std::string::npos) << args << "\n" << r.output;
+    EXPECT_EQ(r.output.find("[learner"), std::string::npos) << r.output;
+    EXPECT_EQ(r.output.find("[actor"), std::string::npos) << r.output;
+  };
+  expect_refused("--hosts node1,node2 --host-index 2",
+                 "--host-index 2 is out of range: --hosts names 2 host(s), so expected 0..1");
+  expect_refused("--hosts ''", "--hosts '' names no host");
+  expect_refused("--hosts 'node[1-2'", "--hosts 'node[1-2': entry 'node[1-2': a '[' without its ']'");
+  expect_refused("--hosts rlvr-no-such-host-1,rlvr-no-such-host-2",
+                 "is not in --hosts rlvr-no-such-host-1,rlvr-no-such-host-2; expected one entry naming it, or "
+                 "--host-index");
+  expect_refused("--host-index 0", "--host-index requires --hosts");
+  expect_refused("--hosts a,b --slurm", " excludes --");
+  // Slurm's variables cleared, whatever this machine has.
+  auto r = run_command("env -u SLURM_NODELIST -u SLURM_STEP_NODELIST " + launch + " --slurm");
+  EXPECT_EQ(r.exit_code, 1) << r.output;
+  EXPECT_NE(r.output.find("--slurm: SLURM_NODELIST is not set"), std::string::npos) << r.output;
+  r = run_command("env SLURM_NODELIST='node[1-2]' SLURM_PROCID=1 SLURM_NTASKS=3 " + launch + " --slurm");
+  EXPECT_EQ(r.exit_code, 1) << r.output;
+  EXPECT_NE(r.output.find("--slurm: SLURM_NTASKS is 3 but SLURM_NODELIST names 2 host(s)"), std::string::npos)
+      << r.output;
+  // An actor host reaching the learner off loopback without CURVE keys: the actor's own refusal,
+  // before anything starts (docs/SECURITY.md).
+  expect_refused("--hosts node1,node2 --host-index 1",
+                 "actor: endpoint tcp://node1:5599 is not loopback; refusing a plain transport");
+  expect_refused("--hosts node1,node2 --host-index 0",
+                 "learner: endpoint tcp://0.0.0.0:5599 is not loopback; refusing a plain transport");
 }
 
 TEST(Launch, LearnerFailureEndsTheRunWithItsStatus) {

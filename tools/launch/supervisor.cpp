@@ -280,6 +280,7 @@ struct Child {
   std::shared_ptr<Pipe> pipe;  // the current process's output; null once it ended
   std::unique_ptr<asio::steady_timer> restart_timer;
   bool restart_pending = false;
+  bool exited_ok = false;  // its last end was exit status 0
 };
 
 // All state of one Supervisor::run(). Single-threaded: every handler runs on the caller's thread
@@ -307,11 +308,14 @@ class Run {
       throw Error(fmt::format("launch: cannot install the signal handlers: {}", e.what()));
     }
     wait_signal();
-    start(*children_[primary_]);
+    starting_ = true;
+    if (primary_ != kNoPrimary) start(*children_[primary_]);
     for (auto& c : children_) {
       if (phase_ != Phase::kRunning) break;
       if (!c->primary) start(*c);
     }
+    starting_ = false;
+    end_if_all_done();  // rule 3b: every child may have failed to start without a restart
     reap();  // children that ended before the loop started
     // Runs until finish() has cancelled the signal wait and the timers and every pipe's last
     // handler has forwarded its bytes (even when the run ended before the loop started).
@@ -460,6 +464,7 @@ class Run {
   // `c` ended (status >= 0: its wait status) or could not be started (status -1, last_exit set).
   void on_ended(Child& c, int status) {
     const std::string& how = c.report.last_exit;
+    c.exited_ok = status >= 0 && WIFEXITED(status) && WEXITSTATUS(status) == 0;
     if (phase_ != Phase::kRunning) {
       RLVR_LOG_INFO("{}: '{}' {}", options_.log_name, c.spec.name, how);
       return;
@@ -480,8 +485,14 @@ class Run {
       begin_stop();
       return;
     }
+    if (c.spec.finished_on_success && c.exited_ok) {
+      RLVR_LOG_INFO("{}: '{}' {}: its work is done", options_.log_name, c.spec.name, how);
+      end_if_all_done();
+      return;
+    }
     if (!c.spec.restart) {
       RLVR_LOG_WARN("{}: '{}' {}; it is not restarted", options_.log_name, c.spec.name, how);
+      end_if_all_done();
       return;
     }
     if (c.report.restarts >= c.spec.max_restarts) {
@@ -504,6 +515,26 @@ class Run {
       c.report.restarts++;
       start(c);
     });
+  }
+
+  // Rule 3b: without a primary, the run ends once no child runs or waits for a restart.
+  void end_if_all_done() {
+    if (primary_ != kNoPrimary || starting_ || phase_ != Phase::kRunning) return;
+    const Child* failed = nullptr;
+    for (const auto& c : children_) {
+      if (c->pid > 0 || c->restart_pending) return;
+      if (!c->exited_ok && failed == nullptr) failed = c.get();
+    }
+    result_ = failed == nullptr ? 0 : 1;
+    outcome_ = failed == nullptr
+                   ? fmt::format("every child exited with status 0 ({})", children_count(children_.size()))
+                   : fmt::format("every child has ended; '{}' {}", failed->spec.name, failed->report.last_exit);
+    if (failed == nullptr) {
+      RLVR_LOG_INFO("{}: {}", options_.log_name, outcome_);
+    } else {
+      RLVR_LOG_ERROR("{}: {}", options_.log_name, outcome_);
+    }
+    begin_stop();
   }
 
   size_t running() const {
@@ -583,6 +614,7 @@ class Run {
   asio::steady_timer grace_timer_{io_};
   std::vector<std::unique_ptr<Child>> children_;
   Phase phase_ = Phase::kRunning;
+  bool starting_ = false;  // execute() is starting the children
   int result_ = 1;
   std::string outcome_;
 };
@@ -598,8 +630,8 @@ Supervisor::~Supervisor() = default;
 
 int Supervisor::run(std::vector<ChildSpec> children, size_t primary) {
   RLVR_CHECK(!children.empty(), "launch: no children to run");
-  RLVR_CHECK(primary < children.size(), "launch: primary child index {} is out of range (there are {} children)",
-             primary, children.size());
+  RLVR_CHECK(primary < children.size() || primary == kNoPrimary,
+             "launch: primary child index {} is out of range (there are {} children)", primary, children.size());
   std::set<std::string> names;
   for (size_t i = 0; i < children.size(); ++i) {
     const ChildSpec& c = children[i];

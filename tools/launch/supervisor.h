@@ -16,7 +16,12 @@
 //     started again after restart_delay(backoff, k) for its k-th restart. Once it has used
 //     `max_restarts` restarts, its next end is an error naming the child and how it ended:
 //     everything stops as in 2 and run() returns 1. A child without `restart` (other than the
-//     primary) that ends is logged and left ended; the run goes on.
+//     primary) that ends is logged and left ended; the run goes on. A child with
+//     `finished_on_success` that exits with status 0 has done its work: it is logged and left
+//     ended, never restarted, whatever `restart` says.
+//  3b. No primary (run(children, kNoPrimary)): the run ends by itself once no child is running or
+//     waiting for a restart; run() returns 0 when every child last exited with status 0, else 1.
+//     Rules 3 to 7 apply unchanged (a restart limit still stops everything and returns 1).
 //  4. Signals. SIGINT or SIGTERM to the launcher: SIGTERM to every child, SIGKILL after `grace`,
 //     run() returns 130 (SIGINT) or 143 (SIGTERM) unless the run was already ending for another
 //     reason (that reason's status is kept). A second SIGINT/SIGTERM sends SIGKILL at once.
@@ -55,6 +60,8 @@ inline constexpr size_t kMaxLineBytes = 64 * 1024;
 inline constexpr std::chrono::milliseconds kMaxRestartBackoff{30000};
 // How long a forked child may take to exec its program before it counts as a failed start.
 inline constexpr std::chrono::milliseconds kExecTimeout{10000};
+// The `primary` of a run without one (rule 3b): every child is supervised alike.
+inline constexpr size_t kNoPrimary = static_cast<size_t>(-1);
 
 // One child process to run.
 struct ChildSpec {
@@ -62,6 +69,7 @@ struct ChildSpec {
   std::vector<std::string> argv;  // argv[0]: a path, or a program name looked up on PATH
   std::map<std::string, std::string> env;  // added to (or replacing) the launcher's environment
   bool restart = false;           // restart when it ends (rule 3); ignored for the primary
+  bool finished_on_success = false;  // exit status 0 means done: never restarted (rule 3)
   int64_t max_restarts = 0;       // restarts allowed over the whole run (>= 0)
   std::chrono::milliseconds backoff{500};  // wait before the first restart (>= 0); doubles per restart
 };
@@ -108,6 +116,7 @@ class Supervisor {
   // Starts `children` (children[primary] first, then the others in order) and supervises them
   // by the rules above. Returns the exit status described there. Blocks until every child is
   // reaped or abandoned. May be called again after it returns (results are replaced).
+  // `primary` is an index into `children` or kNoPrimary (rule 3b).
   // Throws rlvr::Error, before starting anything, for an empty list, `primary` out of range,
   // an empty or duplicate name, an empty argv, or a negative max_restarts/backoff.
   int run(std::vector<ChildSpec> children, size_t primary);
