@@ -578,5 +578,102 @@ TEST_F(LiveRl, ACurveRunTrainsWithAuthorizedActorsAndRefusesAnUnknownKey) {
   EXPECT_GE(jsonl(run_dir() + "/metrics.jsonl").back()["security/handshakes_rejected"].get<double>(), 1.0);
 }
 
+// --- Across hosts (docs/LAUNCH.md, docs/SCALING.md) ---
+
+// One `rlvr launch` per host with --hosts: here every "host" is this machine's loopback address,
+// so the roles, actor ids and endpoints are the ones a real cluster gets. Host 0 runs the learner
+// only; hosts 1 and 2 run one actor each (ids 0 and 1), connect over TCP, and end with status 0
+// when the learner shuts them down.
+TEST_F(LiveRl, ThreeLaunchersAcrossHostsTrainAndEachEndsWithStatusZero) {
+  const std::string port = std::to_string(rlvr::testing::free_tcp_port());
+  const std::string cfg = write_config("");
+  const std::string launch = rlvr_ + " launch --config " + cfg + " --hosts 127.0.0.1,127.0.0.1,127.0.0.1" +
+                             " --set learner.endpoint=tcp://127.0.0.1:" + port +
+                             " --set actors.count=1 --set rl.total_steps=20 --host-index ";
+  const std::string logs[] = {dir_.path() + "/host0.log", dir_.path() + "/host1.log", dir_.path() + "/host2.log"};
+  auto all_logs = [&] { return slurp(logs[0]) + "\n----\n" + slurp(logs[1]) + "\n----\n" + slurp(logs[2]); };
+  Proc host0(launch + "0", logs[0]);
+  Proc host1(launch + "1", logs[1]);
+  Proc host2(launch + "2", logs[2]);
+  ASSERT_EQ(host0.wait(std::chrono::seconds(240)), 0) << all_logs();
+  EXPECT_EQ(host1.wait(std::chrono::seconds(60)), 0) << all_logs();
+  EXPECT_EQ(host2.wait(std::chrono::seconds(60)), 0) << all_logs();
+
+  auto summary = nlohmann::json::parse(core::read_file(run_dir() + "/summary.json"));
+  EXPECT_EQ(summary["steps"], 20);
+  EXPECT_TRUE(summary["accounting"]["balanced"].get<bool>()) << summary.dump(2);
+  EXPECT_EQ(summary["actors_joined"], 2) << all_logs();
+  const std::string learner_log = slurp(logs[0]), log1 = slurp(logs[1]), log2 = slurp(logs[2]);
+  EXPECT_NE(learner_log.find("host 0 of 3 (127.0.0.1, by --host-index 0): the learner"), std::string::npos)
+      << learner_log;
+  EXPECT_EQ(learner_log.find("[actor-"), std::string::npos) << learner_log;
+  EXPECT_NE(log1.find("ids 0..0 (1 threads each) of the learner at tcp://127.0.0.1:" + port), std::string::npos)
+      << log1;
+  EXPECT_NE(log1.find("[actor-0]"), std::string::npos) << log1;
+  EXPECT_NE(log2.find("[actor-1]"), std::string::npos) << log2;
+  EXPECT_EQ(log2.find("[learner"), std::string::npos) << log2;
+  for (const std::string* log : {&log1, &log2}) {
+    EXPECT_NE(log->find("launch: every child exited with status 0 (1 child)"), std::string::npos) << *log;
+  }
+}
+
+// configs/cluster/slurm.sbatch itself, run by bash with a stand-in for srun that starts its
+// command once per "node" with the variables srun sets. The nodes 127.0.0.1..3 are this machine's
+// loopback addresses, so the Slurm placement, the learner bound on every interface, CURVE with the
+// script's key layout, and the actors' exit at SHUTDOWN are all real.
+TEST_F(LiveRl, TheSlurmBatchScriptRunsOneLauncherPerNode) {
+  const std::string keys = dir_.path() + "/keys";
+  for (const char* name : {"learner", "actors"}) {
+    auto r = rlvr::testing::run_command(rlvr_ + " keys generate --out " + keys + " --name " + name);
+    ASSERT_EQ(r.exit_code, 0) << r.output;
+  }
+  fs::copy_file(keys + "/actors.public", keys + "/authorized");
+  std::string cfg_text = core::read_file(write_config(""));
+  const std::string five = "total_steps: 5\n";
+  ASSERT_NE(cfg_text.find(five), std::string::npos);
+  cfg_text.replace(cfg_text.find(five), five.size(), "total_steps: 20\n");  // time for every actor to join
+  const std::string cfg = dir_.write("slurm-rl.yaml", cfg_text);
+  const std::string srun = dir_.write("bin/srun",
+                                      "#!/bin/bash\n"
+                                      "while [[ $# -gt 0 && $1 == -* ]]; do shift; done\n"
+                                      "i=0; pids=()\n"
+                                      "for node in $FAKE_NODES; do\n"
+                                      "  SLURM_PROCID=$i SLURM_NODEID=$i SLURM_LOCALID=0 SLURMD_NODENAME=$node "
+                                      "\"$@\" > \"$FAKE_LOGS/task$i.log\" 2>&1 &\n"
+                                      "  pids+=($!); i=$((i+1))\n"
+                                      "done\n"
+                                      "rc=0; for p in \"${pids[@]}\"; do wait \"$p\" || { s=$?; [[ $s -gt $rc ]] && "
+                                      "rc=$s; }; done\n"
+                                      "exit $rc\n");
+  fs::permissions(srun, fs::perms::owner_all);
+  const std::string script = std::string(RLVR_SOURCE_DIR) + "/configs/cluster/slurm.sbatch";
+  const std::string command = fmt::format(
+      "env PATH={0}/bin:{1}:$PATH SLURM_JOB_NAME=rlvr SLURM_NODELIST='127.0.0.[1-3]' SLURM_NTASKS=3 "
+      "FAKE_NODES='127.0.0.1 127.0.0.2 127.0.0.3' FAKE_LOGS={0} CONFIG={2} KEYS={3} RUN_DIR={4} PORT={5} "
+      "MASTER_PORT={6} bash {7}",
+      dir_.path(), fs::path(rlvr_).parent_path().string(), cfg, keys, run_dir(), rlvr::testing::free_tcp_port(),
+      rlvr::testing::free_tcp_port(), script);
+  Proc job(command, dir_.path() + "/job.log");
+  auto logs = [&] {
+    return slurp(dir_.path() + "/job.log") + "\n----\n" + slurp(dir_.path() + "/task0.log") + "\n----\n" +
+           slurp(dir_.path() + "/task1.log") + "\n----\n" + slurp(dir_.path() + "/task2.log");
+  };
+  ASSERT_EQ(job.wait(std::chrono::seconds(240)), 0) << logs();
+  auto summary = nlohmann::json::parse(core::read_file(run_dir() + "/summary.json"));
+  EXPECT_EQ(summary["steps"], 20);
+  EXPECT_TRUE(summary["accounting"]["balanced"].get<bool>()) << summary.dump(2);
+  EXPECT_EQ(summary["actors_joined"], 4) << logs();  // 2 actors on each of the 2 actor nodes
+  EXPECT_EQ(summary["security"]["curve"], true);
+  const std::string task0 = slurp(dir_.path() + "/task0.log"), task2 = slurp(dir_.path() + "/task2.log");
+  EXPECT_NE(task0.find("host 0 of 3 (127.0.0.1, by Slurm: SLURM_PROCID 0 of SLURM_NODELIST): the learner"),
+            std::string::npos)
+      << task0;
+  EXPECT_NE(task0.find("CURVE on: learner key "), std::string::npos) << task0;
+  EXPECT_NE(task2.find("host 2 of 3 (127.0.0.3, by Slurm: SLURM_PROCID 2 of SLURM_NODELIST): 2 actor(s), ids 2..3"),
+            std::string::npos)
+      << task2;
+  EXPECT_NE(task2.find("launch: every child exited with status 0 (2 children)"), std::string::npos) << task2;
+}
+
 }  // namespace
 }  // namespace rlvr::learner
