@@ -1,6 +1,10 @@
-// Byte-level BPE tokenizer: tokenizer.json loading (with field-level validation), added-token
-// splitting, NFC, Split/ByteLevel pre-tokenization, ranked BPE merges with a sharded piece
-// cache, and ByteLevel decoding. See tokenizer.h for the contract.
+// BPE tokenizer: tokenizer.json loading (with field-level validation), added-token splitting,
+// normalizers (NFC, Replace, Prepend), pre-tokenizers (Split, ByteLevel, Metaspace), ranked BPE
+// merges over bytes (byte-level vocabularies) or characters (SentencePiece-style vocabularies,
+// with byte_fallback and unk fusing) with a sharded piece cache, and the decoder chain
+// (ByteLevel, or Replace/ByteFallback/Fuse/Strip/Metaspace). Semantics follow Hugging Face
+// tokenizers (tokenizers/src/{normalizers,pre_tokenizers,decoders,models/bpe}); see tokenizer.h
+// for the contract.
 #include "core/tokenizer/tokenizer.h"
 
 #include <array>
@@ -231,14 +235,142 @@ class TokenTrie {
 
 enum class SplitBehavior { kRemoved, kIsolated, kMergedWithPrevious, kMergedWithNext, kContiguous };
 
+// Metaspace's prepend_scheme: when the replacement character is put in front of a piece.
+enum class PrependScheme { kAlways, kFirst, kNever };
+
 struct PreTokStep {
-  bool byte_level = false;  // ByteLevel step (else Split)
+  bool byte_level = false;  // ByteLevel step
+  bool metaspace = false;   // Metaspace step (neither: Split)
   bool add_prefix_space = false;
   std::unique_ptr<SplitRegex> regex;  // Split with Regex, or ByteLevel with use_regex
-  std::string literal;                // Split with String
+  std::string literal;                // Split with String; Metaspace: the replacement character
   SplitBehavior behavior = SplitBehavior::kIsolated;
   bool invert = false;
+  PrependScheme prepend_scheme = PrependScheme::kAlways;  // Metaspace
+  bool split = true;                                      // Metaspace: split on the replacement
 };
+
+// --- Normalizer steps (applied in order to each text segment between added tokens) ---
+
+struct NormStep {
+  enum class Kind { kNfc, kReplace, kPrepend } kind = Kind::kNfc;
+  std::string literal;                // Replace with String
+  std::unique_ptr<SplitRegex> regex;  // Replace with Regex
+  std::string content;                // Replace: the replacement; Prepend: the prefix
+};
+
+// --- Decoder steps (applied in order to the list of token strings, as HF's decode_chain) ---
+
+struct DecStep {
+  enum class Kind { kByteLevel, kReplace, kByteFallback, kFuse, kStrip, kMetaspace } kind = Kind::kByteLevel;
+  std::string literal;                // Replace with String; Strip: the character; Metaspace: the replacement
+  std::unique_ptr<SplitRegex> regex;  // Replace with Regex
+  std::string content;                // Replace: the replacement
+  size_t start = 0, stop = 0;         // Strip: at most this many characters from the start / end
+  PrependScheme prepend_scheme = PrependScheme::kAlways;  // Metaspace
+};
+
+// Replaces every match of `literal` (or of `regex`) in `text` with `content`, left to right,
+// non-overlapping (HF's Replace; an empty literal matches nothing).
+std::string replace_all(std::string_view text, const std::string& literal, const SplitRegex* regex,
+                        const std::string& content) {
+  std::string out;
+  out.reserve(text.size());
+  size_t prev = 0;
+  auto take = [&](size_t off, size_t len) {
+    out.append(text.substr(prev, off - prev));
+    out += content;
+    prev = off + len;
+  };
+  if (regex) {
+    std::vector<std::pair<size_t, size_t>> matches;
+    regex->find_all(text, &matches);
+    for (auto [off, len] : matches) take(off, len);
+  } else if (!literal.empty()) {
+    for (size_t pos = text.find(literal); pos != std::string_view::npos; pos = text.find(literal, prev)) {
+      take(pos, literal.size());
+    }
+  }
+  out.append(text.substr(prev));
+  return out;
+}
+
+// Splits `piece` at `matches` (sorted, non-overlapping, non-empty) and appends the parts to `out`,
+// combined as HF's NormalizedString::split does for `behavior` (with `invert`, gaps are the
+// delimiters). E.g. "the-final--countdown" split on "-": Isolated [the, -, final, -, -, countdown],
+// Removed [the, final, countdown], MergedWithPrevious [the-, final-, -, countdown],
+// MergedWithNext [the, -final, -, -countdown], Contiguous [the, -, final, --, countdown].
+void split_piece(std::string_view piece, const std::vector<std::pair<size_t, size_t>>& matches,
+                 SplitBehavior behavior, bool invert, std::vector<std::string_view>* out) {
+  struct Span {
+    size_t off, len;
+    bool is_match;
+  };
+  thread_local std::vector<Span> spans;
+  spans.clear();
+  size_t prev = 0;
+  for (auto [off, len] : matches) {
+    if (off > prev) spans.push_back({prev, off - prev, invert});
+    spans.push_back({off, len, !invert});
+    prev = off + len;
+  }
+  if (prev < piece.size()) spans.push_back({prev, piece.size() - prev, invert});
+  const size_t first = out->size();
+  auto push = [&](const Span& sp) { out->push_back(piece.substr(sp.off, sp.len)); };
+  auto grow_last = [&](size_t end) {
+    std::string_view& last = out->back();
+    last = piece.substr(static_cast<size_t>(last.data() - piece.data()), end - static_cast<size_t>(last.data() - piece.data()));
+  };
+  bool previous_match = false;
+  switch (behavior) {
+    case SplitBehavior::kIsolated:
+      for (const Span& sp : spans) push(sp);
+      break;
+    case SplitBehavior::kRemoved:
+      for (const Span& sp : spans) {
+        if (!sp.is_match) push(sp);
+      }
+      break;
+    case SplitBehavior::kMergedWithPrevious:
+      // A delimiter joins the part before it, unless that part is itself a delimiter.
+      for (const Span& sp : spans) {
+        if (sp.is_match && !previous_match && out->size() > first) {
+          grow_last(sp.off + sp.len);
+        } else {
+          push(sp);
+        }
+        previous_match = sp.is_match;
+      }
+      break;
+    case SplitBehavior::kMergedWithNext: {
+      // A delimiter joins the part after it, unless that part is itself a delimiter (decided
+      // right to left, as HF does).
+      std::vector<bool> joins_next(spans.size(), false);
+      for (size_t i = spans.size(); i-- > 0;) {
+        joins_next[i] = spans[i].is_match && !previous_match && i + 1 < spans.size();
+        previous_match = spans[i].is_match;
+      }
+      for (size_t i = 0; i < spans.size(); ++i) {
+        if (i > 0 && joins_next[i - 1]) {
+          grow_last(spans[i].off + spans[i].len);
+        } else {
+          push(spans[i]);
+        }
+      }
+      break;
+    }
+    case SplitBehavior::kContiguous:
+      for (const Span& sp : spans) {
+        if (sp.is_match == previous_match && out->size() > first) {
+          grow_last(sp.off + sp.len);
+        } else {
+          push(sp);
+        }
+        previous_match = sp.is_match;
+      }
+      break;
+  }
+}
 
 struct Scratch {
   std::vector<std::string_view> pieces, next;
@@ -294,31 +426,46 @@ struct Tokenizer::Impl {
   std::string source;
   // Vocabulary.
   std::vector<std::string> id_token;  // tokenizer.json form ("" for gaps)
-  std::vector<std::string> id_bytes;  // decoded bytes (for vocabulary tokens)
+  std::vector<std::string> id_bytes;  // byte-level: decoded bytes; otherwise the token as written
   std::vector<uint8_t> id_present;
   std::unordered_map<std::string, int32_t> token_id;          // tokenizer.json form -> id
-  std::unordered_map<std::string_view, int32_t> bytes_id;     // raw bytes -> id (views into id_bytes)
+  std::unordered_map<std::string_view, int32_t> bytes_id;     // what BPE looks up -> id (views into id_bytes)
   std::array<int32_t, 256> byte_id{};
+  // byte_level: the pre-tokenizer has a ByteLevel step, so BPE starts from one symbol per byte and
+  // tokens are written in GPT-2's byte alphabet. Otherwise (SentencePiece style) BPE starts from
+  // one symbol per UTF-8 character of the normalized text and tokens are written as they read.
+  bool byte_level = true;
+  bool byte_fallback = false;               // unknown characters become their <0xNN> tokens
+  std::array<int32_t, 256> fallback_id{};   // id of "<0xNN>" in model.vocab, or -1
+  bool fuse_unk = false;                    // consecutive unknown characters give one unk
   PairTable pairs;
   bool ignore_merges = false;
   std::optional<int32_t> unk_id;
-  bool byte_level_decoder = true;
   // Added tokens.
   std::vector<AddedToken> added;
   std::vector<int32_t> added_index_of_id;  // id -> index in `added`, or -1
   TokenTrie raw_trie, normalized_trie;
-  bool nfc = false;
+  std::vector<NormStep> normalizers;
   std::vector<PreTokStep> steps;
+  // Decoding. kBytes: each token's id_bytes (a lone ByteLevel decoder); kTokens: the tokens as
+  // written, concatenated (no decoder); kChain: `decoders` over the token strings.
+  enum class DecodeMode { kBytes, kTokens, kChain } decode_mode = DecodeMode::kBytes;
+  std::vector<DecStep> decoders;
   std::optional<int32_t> bos;
   int32_t vocab_size = 0;
   PieceCache cache;
 
+  // `at_start`: the text begins at offset 0 of the caller's input (Metaspace's "first" scheme).
   void encode(std::string_view text, std::vector<int32_t>* ids, bool parse_special) const;
-  void encode_normalized(std::string_view text, std::vector<int32_t>* ids, bool parse_special) const;
-  void encode_plain(std::string_view text, std::vector<int32_t>* ids) const;
-  void pre_tokenize(std::string_view text, Scratch& s) const;
+  void encode_normalized(std::string_view text, std::vector<int32_t>* ids, bool parse_special, bool at_start) const;
+  void encode_plain(std::string_view text, std::vector<int32_t>* ids, bool at_start) const;
+  // Applies the normalizers; the result views `text` or `*storage`.
+  std::string_view normalize(std::string_view text, std::string* storage) const;
+  void pre_tokenize(std::string_view text, Scratch& s, bool at_start) const;
   void bpe_piece(std::string_view piece, std::vector<int32_t>* ids, Scratch& s) const;
   void bpe_merge(std::string_view piece, std::vector<int32_t>* ids, Scratch& s) const;
+  void initial_symbols(std::string_view piece, Scratch& s) const;
+  std::string decode_chain(const std::vector<int32_t>& ids, bool skip_special) const;
   void push_byte(unsigned char b, std::vector<int32_t>* ids) const {
     int32_t id = byte_id[b];
     if (id >= 0) {
@@ -385,44 +532,97 @@ void Tokenizer::Impl::split_added(const TokenTrie& trie, std::string_view text, 
 
 void Tokenizer::Impl::encode(std::string_view text, std::vector<int32_t>* ids, bool parse_special) const {
   if (raw_trie.empty()) {
-    encode_normalized(text, ids, parse_special);
+    encode_normalized(text, ids, parse_special, /*at_start=*/true);
     return;
   }
   split_added(
-      raw_trie, text, parse_special, [&](std::string_view part) { encode_normalized(part, ids, parse_special); },
+      raw_trie, text, parse_special,
+      [&](std::string_view part) { encode_normalized(part, ids, parse_special, part.data() == text.data()); },
       [&](int32_t idx) { ids->push_back(added[static_cast<size_t>(idx)].id); });
 }
 
-void Tokenizer::Impl::encode_normalized(std::string_view text, std::vector<int32_t>* ids, bool parse_special) const {
-  std::string normalized;
-  if (nfc && !unicode::is_nfc_quick(text)) {
-    normalized = unicode::nfc(text);
-    text = normalized;
+std::string_view Tokenizer::Impl::normalize(std::string_view text, std::string* storage) const {
+  for (const NormStep& n : normalizers) {
+    switch (n.kind) {
+      case NormStep::Kind::kNfc:
+        if (!unicode::is_nfc_quick(text)) {
+          std::string out = unicode::nfc(text);
+          *storage = std::move(out);
+          text = *storage;
+        }
+        break;
+      case NormStep::Kind::kReplace:
+        if (n.regex || (!n.literal.empty() && text.find(n.literal) != std::string_view::npos)) {
+          std::string out = replace_all(text, n.literal, n.regex.get(), n.content);
+          *storage = std::move(out);
+          text = *storage;
+        }
+        break;
+      case NormStep::Kind::kPrepend:
+        if (!text.empty()) {  // HF prepends to non-empty text only
+          std::string out = n.content;
+          out.append(text);
+          *storage = std::move(out);
+          text = *storage;
+        }
+        break;
+    }
   }
+  return text;
+}
+
+void Tokenizer::Impl::encode_normalized(std::string_view text, std::vector<int32_t>* ids, bool parse_special,
+                                        bool at_start) const {
+  std::string storage;
+  text = normalize(text, &storage);
   if (normalized_trie.empty()) {
-    encode_plain(text, ids);
+    encode_plain(text, ids, at_start);
     return;
   }
   split_added(
-      normalized_trie, text, parse_special, [&](std::string_view part) { encode_plain(part, ids); },
+      normalized_trie, text, parse_special,
+      [&](std::string_view part) { encode_plain(part, ids, at_start && part.data() == text.data()); },
       [&](int32_t idx) { ids->push_back(added[static_cast<size_t>(idx)].id); });
 }
 
-void Tokenizer::Impl::encode_plain(std::string_view text, std::vector<int32_t>* ids) const {
+void Tokenizer::Impl::encode_plain(std::string_view text, std::vector<int32_t>* ids, bool at_start) const {
   if (text.empty()) return;
   Scratch& s = scratch();
-  pre_tokenize(text, s);
+  pre_tokenize(text, s, at_start);
   // bpe_piece may not touch s.pieces; copy the list out of the scratch reuse path.
   for (std::string_view piece : s.pieces) bpe_piece(piece, ids, s);
 }
 
-void Tokenizer::Impl::pre_tokenize(std::string_view text, Scratch& s) const {
+void Tokenizer::Impl::pre_tokenize(std::string_view text, Scratch& s, bool at_start) const {
   s.pieces.clear();
   s.storage.clear();
   s.pieces.push_back(text);
   for (const PreTokStep& step : steps) {
     s.next.clear();
     for (std::string_view piece : s.pieces) {
+      if (step.metaspace) {
+        // HF's Metaspace: spaces become the replacement, which is put in front of the piece
+        // (always, or only for the piece at offset 0 of the input: "first"), then the piece is
+        // split before each replacement (MergedWithNext).
+        const bool at_origin = at_start && piece.data() == text.data();
+        std::string r = replace_all(piece, " ", nullptr, step.literal);
+        const bool prepend = step.prepend_scheme == PrependScheme::kAlways ||
+                             (step.prepend_scheme == PrependScheme::kFirst && at_origin);
+        if (prepend && r.compare(0, step.literal.size(), step.literal) != 0) r.insert(0, step.literal);
+        s.storage.push_back(std::move(r));
+        piece = s.storage.back();
+        if (!step.split) {
+          s.next.push_back(piece);
+          continue;
+        }
+        s.matches.clear();
+        for (size_t pos = piece.find(step.literal); pos != std::string_view::npos;
+             pos = piece.find(step.literal, pos + step.literal.size())) {
+          s.matches.emplace_back(pos, step.literal.size());
+        }
+        split_piece(piece, s.matches, SplitBehavior::kMergedWithNext, false, &s.next);
+        continue;
+      }
       if (step.byte_level && step.add_prefix_space && (piece.empty() || piece[0] != ' ')) {
         s.storage.push_back(" " + std::string(piece));
         piece = s.storage.back();
@@ -440,56 +640,11 @@ void Tokenizer::Impl::pre_tokenize(std::string_view text, Scratch& s) const {
           s.matches.emplace_back(pos, step.literal.size());
         }
       }
-      // Spans covering the piece, matches and gaps alternating, combined per the behavior.
-      SplitBehavior behavior = step.byte_level ? SplitBehavior::kIsolated : step.behavior;
-      bool invert = !step.byte_level && step.invert;
-      const size_t first_out = s.next.size();
-      bool last_was_match = false;
-      auto extend_last = [&](size_t len) {
-        s.next.back() = std::string_view(s.next.back().data(), s.next.back().size() + len);
-      };
-      auto emit = [&](size_t off, size_t len, bool is_match) {
-        if (len == 0) return;
-        if (invert) is_match = !is_match;
-        bool have_prev = s.next.size() > first_out;
-        switch (behavior) {
-          case SplitBehavior::kIsolated:
-            s.next.push_back(piece.substr(off, len));
-            break;
-          case SplitBehavior::kRemoved:
-            if (!is_match) s.next.push_back(piece.substr(off, len));
-            break;
-          case SplitBehavior::kMergedWithPrevious:
-            if (is_match && have_prev) {
-              extend_last(len);
-            } else {
-              s.next.push_back(piece.substr(off, len));
-            }
-            break;
-          case SplitBehavior::kMergedWithNext:
-            if (last_was_match && have_prev) {
-              extend_last(len);
-            } else {
-              s.next.push_back(piece.substr(off, len));
-            }
-            break;
-          case SplitBehavior::kContiguous:
-            if (is_match && last_was_match && have_prev) {
-              extend_last(len);
-            } else {
-              s.next.push_back(piece.substr(off, len));
-            }
-            break;
-        }
-        last_was_match = is_match;
-      };
-      size_t prev = 0;
-      for (auto [off, len] : s.matches) {
-        emit(prev, off - prev, false);
-        emit(off, len, true);
-        prev = off + len;
+      if (step.byte_level) {
+        split_piece(piece, s.matches, SplitBehavior::kIsolated, false, &s.next);
+      } else {
+        split_piece(piece, s.matches, step.behavior, step.invert, &s.next);
       }
-      emit(prev, piece.size() - prev, false);
     }
     s.pieces.swap(s.next);
   }
@@ -497,7 +652,7 @@ void Tokenizer::Impl::pre_tokenize(std::string_view text, Scratch& s) const {
 
 void Tokenizer::Impl::bpe_piece(std::string_view piece, std::vector<int32_t>* ids, Scratch& s) const {
   if (piece.empty()) return;
-  if (piece.size() == 1) {
+  if (piece.size() == 1 && byte_level) {
     push_byte(static_cast<unsigned char>(piece[0]), ids);
     return;
   }
@@ -514,16 +669,63 @@ void Tokenizer::Impl::bpe_piece(std::string_view piece, std::vector<int32_t>* id
   if (cacheable) cache.insert(piece, hash, ids->data() + before, ids->size() - before);
 }
 
-void Tokenizer::Impl::bpe_merge(std::string_view piece, std::vector<int32_t>* ids, Scratch& s) const {
-  // Symbols start as single bytes; the lowest-ranked adjacent pair merges first, ties to the
-  // left (HF tokenizers' and transformers.js' order).
+void Tokenizer::Impl::initial_symbols(std::string_view piece, Scratch& s) const {
+  // HF's BPE::merge_word: one symbol per unit (a byte for byte-level vocabularies, else a UTF-8
+  // character; an invalid byte counts as one). A unit that is not in the vocabulary becomes its
+  // <0xNN> tokens (byte_fallback, when all of them exist), else the unk token (consecutive ones
+  // fused into one with fuse_unk), else nothing. As in HF, a pending unk is written only when the
+  // next known unit (or the end) comes, so it follows any byte-fallback tokens in between.
   auto& syms = s.syms;
   syms.clear();
-  const int32_t n = static_cast<int32_t>(piece.size());
-  for (int32_t i = 0; i < n; ++i) {
-    syms.push_back({byte_id[static_cast<unsigned char>(piece[static_cast<size_t>(i)])], i - 1, i + 1, true});
+  auto add = [&](int32_t id) {
+    const auto i = static_cast<int32_t>(syms.size());
+    syms.push_back({id, i - 1, i + 1, true});
+  };
+  bool pending_unk = false;
+  auto flush_unk = [&] {
+    if (pending_unk) add(*unk_id);
+    pending_unk = false;
+  };
+  for (size_t pos = 0; pos < piece.size();) {
+    size_t len = 1;
+    int32_t id;
+    if (byte_level) {
+      id = byte_id[static_cast<unsigned char>(piece[pos])];
+    } else {
+      if (unicode::decode_utf8(piece, pos, &len) < 0) len = 1;
+      auto it = bytes_id.find(piece.substr(pos, len));
+      id = it == bytes_id.end() ? -1 : it->second;
+    }
+    if (id >= 0) {
+      flush_unk();
+      add(id);
+    } else {
+      bool fell_back = false;
+      if (byte_fallback) {
+        fell_back = true;
+        for (size_t k = 0; k < len; ++k) fell_back &= fallback_id[static_cast<unsigned char>(piece[pos + k])] >= 0;
+        if (fell_back) {
+          for (size_t k = 0; k < len; ++k) add(fallback_id[static_cast<unsigned char>(piece[pos + k])]);
+        }
+      }
+      if (!fell_back && unk_id) {
+        if (!(pending_unk && fuse_unk)) flush_unk();
+        pending_unk = true;
+      }
+    }
+    pos += len;
   }
-  syms.back().next = -1;
+  flush_unk();
+  if (!syms.empty()) syms.back().next = -1;
+}
+
+void Tokenizer::Impl::bpe_merge(std::string_view piece, std::vector<int32_t>* ids, Scratch& s) const {
+  // The lowest-ranked adjacent pair merges first, ties to the left (HF tokenizers' and
+  // transformers.js' order).
+  initial_symbols(piece, s);
+  auto& syms = s.syms;
+  if (syms.empty()) return;
+  const auto n = static_cast<int32_t>(syms.size());
   using Entry = std::pair<uint64_t, int32_t>;  // (rank << 32 | position, merged id)
   std::priority_queue<Entry, std::vector<Entry>, std::greater<Entry>> heap;
   auto push = [&](int32_t left) {
@@ -551,35 +753,87 @@ void Tokenizer::Impl::bpe_merge(std::string_view piece, std::vector<int32_t>* id
     push(l.prev);
     push(left);
   }
-  for (int32_t i = 0; i >= 0; i = syms[static_cast<size_t>(i)].next) {
-    int32_t id = syms[static_cast<size_t>(i)].id;
-    if (id >= 0) {
-      ids->push_back(id);
-    } else if (unk_id) {
-      ids->push_back(*unk_id);
-    }
-  }
+  for (int32_t i = 0; i >= 0; i = syms[static_cast<size_t>(i)].next) ids->push_back(syms[static_cast<size_t>(i)].id);
 }
 
 // --- Loading ---
 
 namespace {
 
-void parse_normalizer(const json& j, const std::string& field, const Fields& f, bool* nfc) {
+// Replace's pattern ({"String": ...} or {"Regex": ...}) and content, for a normalizer or a decoder.
+void parse_replace(const json& j, const std::string& field, const Fields& f, std::string* literal,
+                   std::unique_ptr<SplitRegex>* regex, std::string* content) {
+  const json& pattern = f.object(f.member(j, "pattern", field + ".pattern"), field + ".pattern");
+  if (pattern.contains("String")) {
+    *literal = f.string(pattern["String"], field + ".pattern.String");
+  } else if (pattern.contains("Regex")) {
+    std::string where = fmt::format("{}: field '{}.pattern.Regex'", f.source(), field);
+    *regex = std::make_unique<SplitRegex>(f.string(pattern["Regex"], field + ".pattern.Regex"), where);
+  } else {
+    f.fail(field + ".pattern", "expected {\"String\": ...} or {\"Regex\": ...}");
+  }
+  *content = f.string(f.member(j, "content", field + ".content"), field + ".content");
+}
+
+// One character (Metaspace's replacement, Strip's content), as UTF-8.
+std::string parse_char(const json& obj, const std::string& key, const std::string& field, const Fields& f) {
+  std::string c = f.string(f.member(obj, key, field), field);
+  size_t len = 0;
+  if (c.empty() || unicode::decode_utf8(c, 0, &len) < 0 || len != c.size()) {
+    f.fail(field, fmt::format("expected one character, got {}", json(c).dump()));
+  }
+  return c;
+}
+
+// Metaspace's prepend_scheme (default "always"); the legacy add_prefix_space: false means "never".
+PrependScheme parse_prepend_scheme(const json& j, const std::string& field, const Fields& f) {
+  const bool add_prefix_space = f.boolean(j, "add_prefix_space", true, field + ".add_prefix_space");
+  auto it = j.find("prepend_scheme");
+  if (it == j.end() || it->is_null()) return add_prefix_space ? PrependScheme::kAlways : PrependScheme::kNever;
+  std::string scheme = f.string(*it, field + ".prepend_scheme");
+  PrependScheme out;
+  if (scheme == "always") {
+    out = PrependScheme::kAlways;
+  } else if (scheme == "first") {
+    out = PrependScheme::kFirst;
+  } else if (scheme == "never") {
+    out = PrependScheme::kNever;
+  } else {
+    f.fail(field + ".prepend_scheme", fmt::format("unknown prepend_scheme '{}' (expected always, first or never)", scheme));
+  }
+  if (!add_prefix_space && out != PrependScheme::kNever) {
+    f.fail(field + ".add_prefix_space",
+           fmt::format("false does not match prepend_scheme '{}' (add_prefix_space false means \"never\")", scheme));
+  }
+  return out;
+}
+
+void parse_normalizer(const json& j, const std::string& field, const Fields& f, std::vector<NormStep>* steps) {
   if (j.is_null()) return;
   std::string type = f.type_of(j, field);
-  if (type == "NFC") {
-    *nfc = true;
-  } else if (type == "Sequence") {
+  if (type == "Sequence") {
     const json& list = f.member(j, "normalizers", field + ".normalizers");
     if (!list.is_array()) f.fail(field + ".normalizers", "expected an array");
     for (size_t i = 0; i < list.size(); ++i) {
-      parse_normalizer(list[i], fmt::format("{}.normalizers[{}]", field, i), f, nfc);
+      parse_normalizer(list[i], fmt::format("{}.normalizers[{}]", field, i), f, steps);
     }
-  } else {
-    f.fail(field + ".type",
-           fmt::format("unsupported normalizer type '{}' (supported: NFC, Sequence of NFC, null)", type));
+    return;
   }
+  NormStep step;
+  if (type == "NFC") {
+    step.kind = NormStep::Kind::kNfc;
+  } else if (type == "Replace") {
+    step.kind = NormStep::Kind::kReplace;
+    parse_replace(j, field, f, &step.literal, &step.regex, &step.content);
+  } else if (type == "Prepend") {
+    step.kind = NormStep::Kind::kPrepend;
+    step.content = f.string(f.member(j, "prepend", field + ".prepend"), field + ".prepend");
+  } else {
+    f.fail(field + ".type", fmt::format("unsupported normalizer type '{}' (supported: NFC, Replace, Prepend, "
+                                        "Sequence, null)",
+                                        type));
+  }
+  steps->push_back(std::move(step));
 }
 
 void parse_pre_tokenizer(const json& j, const std::string& field, const Fields& f, std::vector<PreTokStep>* steps) {
@@ -591,6 +845,13 @@ void parse_pre_tokenizer(const json& j, const std::string& field, const Fields& 
     for (size_t i = 0; i < list.size(); ++i) {
       parse_pre_tokenizer(list[i], fmt::format("{}.pretokenizers[{}]", field, i), f, steps);
     }
+  } else if (type == "Metaspace") {
+    PreTokStep step;
+    step.metaspace = true;
+    step.literal = parse_char(j, "replacement", field + ".replacement", f);
+    step.prepend_scheme = parse_prepend_scheme(j, field, f);
+    step.split = f.boolean(j, "split", true, field + ".split");
+    steps->push_back(std::move(step));
   } else if (type == "ByteLevel") {
     PreTokStep step;
     step.byte_level = true;
@@ -633,23 +894,48 @@ void parse_pre_tokenizer(const json& j, const std::string& field, const Fields& 
     steps->push_back(std::move(step));
   } else {
     f.fail(field + ".type", fmt::format("unsupported pre_tokenizer type '{}' (supported: ByteLevel, Split, "
-                                        "Sequence; rlvr reads byte-level BPE tokenizers only)",
+                                        "Metaspace, Sequence, null)",
                                         type));
   }
 }
 
-bool parse_decoder(const json& j, const std::string& field, const Fields& f) {
-  if (j.is_null()) return false;
+void parse_decoder(const json& j, const std::string& field, const Fields& f, std::vector<DecStep>* steps) {
+  if (j.is_null()) return;
   std::string type = f.type_of(j, field);
-  if (type == "ByteLevel") return true;
   if (type == "Sequence") {
     const json& list = f.member(j, "decoders", field + ".decoders");
     if (!list.is_array()) f.fail(field + ".decoders", "expected an array");
-    bool any = false;
-    for (size_t i = 0; i < list.size(); ++i) any |= parse_decoder(list[i], fmt::format("{}.decoders[{}]", field, i), f);
-    return any;
+    for (size_t i = 0; i < list.size(); ++i) parse_decoder(list[i], fmt::format("{}.decoders[{}]", field, i), f, steps);
+    return;
   }
-  f.fail(field + ".type", fmt::format("unsupported decoder type '{}' (supported: ByteLevel, null)", type));
+  DecStep step;
+  if (type == "ByteLevel") {
+    step.kind = DecStep::Kind::kByteLevel;
+  } else if (type == "Replace") {
+    step.kind = DecStep::Kind::kReplace;
+    parse_replace(j, field, f, &step.literal, &step.regex, &step.content);
+  } else if (type == "ByteFallback") {
+    step.kind = DecStep::Kind::kByteFallback;
+  } else if (type == "Fuse") {
+    step.kind = DecStep::Kind::kFuse;
+  } else if (type == "Strip") {
+    step.kind = DecStep::Kind::kStrip;
+    step.literal = parse_char(j, "content", field + ".content", f);
+    for (auto [key, out] : {std::make_pair("start", &step.start), std::make_pair("stop", &step.stop)}) {
+      const json& v = f.member(j, key, field + "." + key);
+      if (!v.is_number_unsigned()) f.fail(field + "." + key, fmt::format("expected a non-negative integer, got {}", v.dump()));
+      *out = v.get<size_t>();
+    }
+  } else if (type == "Metaspace") {
+    step.kind = DecStep::Kind::kMetaspace;
+    step.literal = parse_char(j, "replacement", field + ".replacement", f);
+    step.prepend_scheme = parse_prepend_scheme(j, field, f);
+  } else {
+    f.fail(field + ".type", fmt::format("unsupported decoder type '{}' (supported: ByteLevel, Replace, ByteFallback, "
+                                        "Fuse, Strip, Metaspace, Sequence, null)",
+                                        type));
+  }
+  steps->push_back(std::move(step));
 }
 
 std::optional<int64_t> parse_bos(const json& j) {
@@ -714,7 +1000,7 @@ Tokenizer Tokenizer::from_json(const std::string& json_text, const std::string& 
     f.fail("model.type", "missing");
   }
   if (type != "BPE") {
-    f.fail("model.type", fmt::format("unsupported tokenizer model type '{}' (rlvr supports byte-level BPE only)", type));
+    f.fail("model.type", fmt::format("unsupported tokenizer model type '{}' (rlvr supports BPE only)", type));
   }
   if (model.contains("dropout") && !model["dropout"].is_null() &&
       !(model["dropout"].is_number() && model["dropout"].get<double>() == 0.0)) {
@@ -722,13 +1008,36 @@ Tokenizer Tokenizer::from_json(const std::string& json_text, const std::string& 
   }
   for (const char* key : {"continuing_subword_prefix", "end_of_word_suffix"}) {
     if (model.contains(key) && !model[key].is_null() && !(model[key].is_string() && model[key].get<std::string>().empty())) {
-      f.fail(std::string("model.") + key, "not supported for byte-level BPE (expected null or \"\")");
+      f.fail(std::string("model.") + key, "not supported (expected null or \"\")");
     }
   }
-  if (f.boolean(model, "byte_fallback", false, "model.byte_fallback")) {
-    f.fail("model.byte_fallback", "byte_fallback BPE (SentencePiece style) is not supported");
-  }
   impl->ignore_merges = f.boolean(model, "ignore_merges", false, "model.ignore_merges");
+  impl->byte_fallback = f.boolean(model, "byte_fallback", false, "model.byte_fallback");
+  impl->fuse_unk = f.boolean(model, "fuse_unk", false, "model.fuse_unk");
+
+  // --- pipeline (first: whether the vocabulary is byte-level depends on the pre-tokenizer) ---
+  if (root.contains("normalizer")) parse_normalizer(root["normalizer"], "normalizer", f, &impl->normalizers);
+  if (root.contains("pre_tokenizer")) parse_pre_tokenizer(root["pre_tokenizer"], "pre_tokenizer", f, &impl->steps);
+  if (root.contains("decoder")) parse_decoder(root["decoder"], "decoder", f, &impl->decoders);
+  impl->byte_level = false;
+  for (const auto& step : impl->steps) impl->byte_level |= step.byte_level;
+  bool byte_level_decoder = false;
+  for (const auto& step : impl->decoders) byte_level_decoder |= step.kind == DecStep::Kind::kByteLevel;
+  if (!impl->byte_level && byte_level_decoder) {
+    f.fail("pre_tokenizer", "no ByteLevel step, but the decoder is ByteLevel: a byte-level vocabulary needs a "
+                            "ByteLevel pre-tokenizer (GPT-2, Llama 3, Qwen)");
+  }
+  if (impl->byte_level && impl->byte_fallback) {
+    f.fail("model.byte_fallback", "byte_fallback with a ByteLevel pre-tokenizer is not supported (byte_fallback is "
+                                  "for SentencePiece-style vocabularies, whose pre-tokenizer has no ByteLevel step)");
+  }
+  if (impl->decoders.empty()) {
+    impl->decode_mode = Impl::DecodeMode::kTokens;
+  } else if (impl->decoders.size() == 1 && impl->decoders[0].kind == DecStep::Kind::kByteLevel) {
+    impl->decode_mode = Impl::DecodeMode::kBytes;
+  } else {
+    impl->decode_mode = Impl::DecodeMode::kChain;
+  }
 
   const json& vocab = f.member(model, "vocab", "model.vocab");
   if (!vocab.is_object()) f.fail("model.vocab", fmt::format("expected an object of token -> id, got {}", vocab.type_name()));
@@ -794,11 +1103,14 @@ Tokenizer Tokenizer::from_json(const std::string& json_text, const std::string& 
     impl->id_present[id] = 1;
     impl->id_token[id] = it.key();
     impl->token_id.emplace(it.key(), static_cast<int32_t>(id));
-    if (auto bytes = byte_level::decode(it.key())) {
+    std::optional<std::string> bytes;
+    if (impl->byte_level) bytes = byte_level::decode(it.key());
+    if (bytes) {
       impl->id_bytes[id] = std::move(*bytes);
       decodable[id] = 1;
     } else {
-      impl->id_bytes[id] = it.key();  // not in the byte alphabet: its UTF-8 (as HF decodes it)
+      // SentencePiece style, or not in the byte alphabet: the token as written (its UTF-8, as HF decodes it).
+      impl->id_bytes[id] = it.key();
     }
   }
   // id_bytes is final now, so views into it stay valid. Byte-alphabet tokens win collisions.
@@ -813,6 +1125,9 @@ Tokenizer Tokenizer::from_json(const std::string& json_text, const std::string& 
     char c = static_cast<char>(b);
     auto it = impl->bytes_id.find(std::string_view(&c, 1));
     impl->byte_id[static_cast<size_t>(b)] = it == impl->bytes_id.end() ? -1 : it->second;
+    // byte_fallback's token for this byte: "<0xNN>" (upper-case hex) in model.vocab.
+    auto fb = impl->token_id.find(fmt::format("<0x{:02X}>", b));
+    impl->fallback_id[static_cast<size_t>(b)] = fb == impl->token_id.end() ? -1 : fb->second;
   }
   if (model.contains("unk_token") && !model["unk_token"].is_null()) {
     std::string unk = f.string(model["unk_token"], "model.unk_token");
@@ -852,7 +1167,8 @@ Tokenizer Tokenizer::from_json(const std::string& json_text, const std::string& 
     impl->pairs.insert(ia->second, ib->second, static_cast<uint32_t>(i), im->second);
   }
 
-  // Added tokens go into the tries and override the vocabulary entry for their id.
+  // Added tokens go into the tries and override the vocabulary entry for their id. A token
+  // matched in the normalized text is matched in its normalized form (as HF does).
   for (size_t i = 0; i < impl->added.size(); ++i) {
     const AddedToken& tok = impl->added[i];
     auto id = static_cast<size_t>(tok.id);
@@ -862,18 +1178,14 @@ Tokenizer Tokenizer::from_json(const std::string& json_text, const std::string& 
       impl->id_present[id] = 1;
     }
     impl->token_id[tok.content] = tok.id;
-    (tok.normalized ? impl->normalized_trie : impl->raw_trie).add(tok.content, static_cast<int32_t>(i));
+    if (tok.normalized) {
+      std::string storage;
+      impl->normalized_trie.add(std::string(impl->normalize(tok.content, &storage)), static_cast<int32_t>(i));
+    } else {
+      impl->raw_trie.add(tok.content, static_cast<int32_t>(i));
+    }
   }
 
-  // --- pipeline ---
-  if (root.contains("normalizer")) parse_normalizer(root["normalizer"], "normalizer", f, &impl->nfc);
-  if (root.contains("pre_tokenizer")) parse_pre_tokenizer(root["pre_tokenizer"], "pre_tokenizer", f, &impl->steps);
-  bool has_byte_level = false;
-  for (const auto& s : impl->steps) has_byte_level |= s.byte_level;
-  if (!has_byte_level) {
-    f.fail("pre_tokenizer", "no ByteLevel step: rlvr reads byte-level BPE tokenizers only (GPT-2, Llama 3, Qwen)");
-  }
-  impl->byte_level_decoder = root.contains("decoder") && parse_decoder(root["decoder"], "decoder", f);
   if (root.contains("post_processor")) {
     if (std::optional<int64_t> b = parse_bos(root["post_processor"])) {
       if (*b < 0 || *b >= impl->vocab_size || !impl->id_present[static_cast<size_t>(*b)]) {
@@ -904,13 +1216,112 @@ void Tokenizer::encode_append(std::string_view text, std::vector<int32_t>* ids, 
   impl_->encode(text, ids, parse_special);
 }
 
-std::string Tokenizer::decode(const std::vector<int32_t>& ids, bool skip_special) const {
+namespace {
+
+// The byte of a ByteFallback token "<0xNN>" (HF: six characters, two hex digits), or -1.
+int byte_token_value(std::string_view t) {
+  if (t.size() != 6 || t.compare(0, 3, "<0x") != 0 || t[5] != '>') return -1;
+  auto hex = [](char c) {
+    if (c >= '0' && c <= '9') return c - '0';
+    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+    return -1;
+  };
+  const int hi = hex(t[3]), lo = hex(t[4]);
+  return hi < 0 || lo < 0 ? -1 : hi * 16 + lo;
+}
+
+// Removes up to `start` leading and `stop` trailing copies of the character `c` (HF's Strip decoder).
+std::string strip_char(std::string t, const std::string& c, size_t start, size_t stop) {
+  size_t b = 0, e = t.size();
+  for (size_t k = 0; k < start && e - b >= c.size() && t.compare(b, c.size(), c) == 0; ++k) b += c.size();
+  for (size_t k = 0; k < stop && e - b >= c.size() && t.compare(e - c.size(), c.size(), c) == 0; ++k) e -= c.size();
+  return t.substr(b, e - b);
+}
+
+}  // namespace
+
+std::string Tokenizer::Impl::decode_chain(const std::vector<int32_t>& ids, bool skip_special) const {
+  // The token strings (special added tokens dropped with skip_special), then each decoder in
+  // turn over the list, as HF's Tokenizer::decode and decode_chain do.
+  std::vector<std::string> tokens;
+  tokens.reserve(ids.size());
+  for (int32_t id : ids) {
+    int32_t a = added_index_of_id[static_cast<size_t>(id)];
+    if (a >= 0) {
+      const AddedToken& tok = added[static_cast<size_t>(a)];
+      if (!(skip_special && tok.special)) tokens.push_back(tok.content);
+    } else {
+      tokens.push_back(id_token[static_cast<size_t>(id)]);
+    }
+  }
+  for (const DecStep& step : decoders) {
+    switch (step.kind) {
+      case DecStep::Kind::kByteLevel:
+        for (std::string& t : tokens) {
+          if (auto b = byte_level::decode(t)) t = std::move(*b);
+        }
+        break;
+      case DecStep::Kind::kReplace:
+        for (std::string& t : tokens) t = replace_all(t, step.literal, step.regex.get(), step.content);
+        break;
+      case DecStep::Kind::kByteFallback: {
+        // A run of <0xNN> tokens becomes one token of those bytes. HF writes U+FFFD per byte
+        // when the run is not valid UTF-8; rlvr keeps the bytes (lossless, as its ByteLevel
+        // decoding does, so decoding token by token and concatenating gives the same bytes).
+        std::vector<std::string> out;
+        out.reserve(tokens.size());
+        bool in_run = false;
+        for (std::string& t : tokens) {
+          const int b = byte_token_value(t);
+          if (b >= 0) {
+            if (!in_run) out.emplace_back();
+            out.back().push_back(static_cast<char>(b));
+            in_run = true;
+          } else {
+            out.push_back(std::move(t));
+            in_run = false;
+          }
+        }
+        tokens.swap(out);
+        break;
+      }
+      case DecStep::Kind::kFuse: {
+        std::string joined;
+        for (const std::string& t : tokens) joined += t;
+        tokens.assign(1, std::move(joined));
+        break;
+      }
+      case DecStep::Kind::kStrip:
+        for (std::string& t : tokens) t = strip_char(std::move(t), step.literal, step.start, step.stop);
+        break;
+      case DecStep::Kind::kMetaspace:
+        // The replacement becomes a space; in the first token it is dropped unless the scheme is never.
+        for (size_t i = 0; i < tokens.size(); ++i) {
+          const bool drop = i == 0 && step.prepend_scheme != PrependScheme::kNever;
+          tokens[i] = replace_all(tokens[i], step.literal, nullptr, drop ? "" : " ");
+        }
+        break;
+    }
+  }
   std::string out;
+  for (const std::string& t : tokens) out += t;
+  return out;
+}
+
+std::string Tokenizer::decode(const std::vector<int32_t>& ids, bool skip_special) const {
   for (int32_t id : ids) {
     if (id < 0 || id >= impl_->vocab_size) {
       throw Error(fmt::format("decode: token id {} is out of range [0, {}) for {}", id, impl_->vocab_size,
                               impl_->source));
     }
+    if (!impl_->id_present[static_cast<size_t>(id)]) {
+      throw Error(fmt::format("decode: no token has id {} in {}", id, impl_->source));
+    }
+  }
+  if (impl_->decode_mode == Impl::DecodeMode::kChain) return impl_->decode_chain(ids, skip_special);
+  std::string out;
+  for (int32_t id : ids) {
     auto u = static_cast<size_t>(id);
     int32_t added = impl_->added_index_of_id[u];
     if (added >= 0) {
@@ -918,10 +1329,7 @@ std::string Tokenizer::decode(const std::vector<int32_t>& ids, bool skip_special
       if (!(skip_special && tok.special)) out += tok.content;
       continue;
     }
-    if (!impl_->id_present[u]) {
-      throw Error(fmt::format("decode: no token has id {} in {}", id, impl_->source));
-    }
-    out += impl_->byte_level_decoder ? impl_->id_bytes[u] : impl_->id_token[u];
+    out += impl_->decode_mode == Impl::DecodeMode::kBytes ? impl_->id_bytes[u] : impl_->id_token[u];
   }
   return out;
 }

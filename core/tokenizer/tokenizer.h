@@ -1,16 +1,22 @@
-// Tokenizer: byte-level BPE loaded from a Hugging Face tokenizer.json (GPT-2, Llama 3,
-// Qwen2/Qwen3 families and files written by rlvr's BPE trainer).
+// Tokenizer: BPE loaded from a Hugging Face tokenizer.json: byte-level vocabularies (GPT-2,
+// Llama 3, Qwen2/Qwen3, DeepSeek-V3 and files written by rlvr's BPE trainer) and
+// SentencePiece-style ones (Gemma, Gemma 3, Llama 2: byte_fallback, "▁" for spaces).
 //
-// Pipeline (as HF tokenizers / transformers.js run it): added tokens are split out of the raw
-// text first (leftmost-longest; their lstrip/rstrip/single_word/normalized flags honoured),
-// the remaining text is normalized (none or NFC), pre-tokenized (Split regexes and ByteLevel),
-// each piece is mapped to GPT-2's byte alphabet and merged with the ranked BPE merges
-// (ignore_merges honoured), and ids are emitted. No BOS/EOS is added (post-processors are not
-// applied: chat templates and callers add them explicitly; see bos_id()).
+// Pipeline (as HF tokenizers runs it): added tokens are split out of the raw text first
+// (leftmost-longest; their lstrip/rstrip/single_word/normalized flags honoured), each remaining
+// segment is normalized (NFC, Replace, Prepend, in order) and pre-tokenized (Split, ByteLevel,
+// Metaspace), and each piece is merged with the ranked BPE merges (ignore_merges honoured):
+// byte-level vocabularies (the pre-tokenizer has a ByteLevel step) start from the piece's
+// bytes in GPT-2's byte alphabet; SentencePiece-style ones from its UTF-8 characters, where a
+// character outside the vocabulary becomes its <0xNN> tokens (byte_fallback) or the unk token
+// (fused with fuse_unk). No BOS/EOS is added (post-processors are not applied: chat templates
+// and callers add them explicitly; see bos_id()). Decoding runs the decoder chain (ByteLevel, or
+// Replace, ByteFallback, Fuse, Strip, Metaspace) over the token strings.
 //
 // Any byte string can be encoded: bytes that are not valid UTF-8 are encoded as their own
-// byte tokens, so decode(encode(s)) == s for every input when the vocabulary holds all 256
-// byte tokens (every GPT-2/Llama 3/Qwen vocabulary and every trained one does).
+// byte tokens (byte-level) or <0xNN> tokens (byte_fallback), so decode(encode(s)) == s for every
+// input when the vocabulary holds all 256 byte tokens and the normalizer and decoder are
+// inverses (no NFC; no written "▁", which SentencePiece decoders turn into a space).
 #pragma once
 
 #include <cstdint>
@@ -41,7 +47,7 @@ class Tokenizer {
  public:
   // Loads `path`. Throws rlvr::Error naming the file (and the JSON field) when the file is
   // missing, is not JSON, is malformed, or uses an unsupported component (Unigram, WordPiece,
-  // Metaspace, ...): the message names the type.
+  // Lowercase, Whitespace, ...): the message names the type.
   static Tokenizer from_file(const std::string& path);
   // Same, from the text of a tokenizer.json; `source` names it in error messages.
   static Tokenizer from_json(const std::string& json_text, const std::string& source);
@@ -59,13 +65,17 @@ class Tokenizer {
   // Appends the ids of `text` to `ids`.
   void encode_append(std::string_view text, std::vector<int32_t>* ids, bool parse_special = true) const;
 
-  // Concatenates the bytes of `ids` (added tokens as their content). skip_special drops added
-  // tokens marked special. Throws rlvr::Error for an id outside [0, vocab_size()) or an id no
-  // token has.
+  // The text of `ids`: byte-level tokens give their bytes, added tokens their content, and a
+  // SentencePiece-style decoder chain is applied as HF does (e.g. Llama 2's Strip drops the
+  // leading space). A run of <0xNN> tokens that is not valid UTF-8 keeps its bytes (HF writes
+  // U+FFFD), so decoding ids one by one and concatenating gives the same bytes unless the chain
+  // has a Strip or Metaspace step. skip_special drops added tokens marked special. Throws
+  // rlvr::Error for an id outside [0, vocab_size()) or an id no token has.
   std::string decode(const std::vector<int32_t>& ids, bool skip_special = false) const;
 
-  // The id of a token as written in tokenizer.json (byte-level form, e.g. "Ġthe") or of an
-  // added token's content; std::nullopt when there is none.
+  // The id of a token as written in tokenizer.json (byte-level form, e.g. "Ġthe", or
+  // SentencePiece form, e.g. "▁the", "<0x0A>") or of an added token's content; std::nullopt
+  // when there is none.
   std::optional<int32_t> token_to_id(std::string_view token) const;
   // The token string as written in tokenizer.json; std::nullopt for an unknown id.
   std::optional<std::string> id_to_token(int32_t id) const;
