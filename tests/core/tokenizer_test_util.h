@@ -26,4 +26,11 @@ inline std::vector<std::vector<int32_t>> expected_ids(const std::string& family)
   return j.at("ids").get<std::vector<std::vector<int32_t>>>();
 }
 
+// The reference's decoding of each corpus entry's ids (`key`: "decoded" or
+// "decoded_skip_special"; present for the SentencePiece-style families).
+inline std::vector<std::string> expected_decoded(const std::string& family, const std::string& key) {
+  auto j = nlohmann::json::parse(read_file(tokenizer_fixture("expected_" + family + ".json")));
+  return j.at(key).get<std::vector<std::string>>();
+}
+
 }  // namespace rlvr::core::testing
