@@ -28,6 +28,7 @@
 #include "core/tokenizer/tokenizer.h"
 #include "learner/optimizer.h"
 #include "learner/precision.h"
+#include "learner/distributed.h"
 #include "learner/rl_losses.h"
 #include "learner/run_outputs.h"
 #include "learner/train_state.h"
@@ -161,8 +162,23 @@ struct RlLearner::Impl {
   rl::OffPolicy off_policy = rl::OffPolicy::kNone;
   rl::LossAgg loss_agg = rl::LossAgg::kTokenMean;
   std::map<std::string, double> reward_scale;
+  DataParallel* dp = nullptr;  // not owned; null with one rank
 
-  Impl(const core::Config& c, int64_t steps) : config(c), rl(config.rl), total_steps(steps) {}
+  Impl(const core::Config& c, int64_t steps, DataParallel* d) : config(c), rl(config.rl), total_steps(steps), dp(d) {}
+
+  // The micro-batches of `v` (chunks of micro_batch_size) this rank computes, and the index of the
+  // first of them among all: a contiguous share, so the ranks together form the same micro-batches.
+  std::pair<std::vector<std::vector<int64_t>>, int64_t> my_chunks(const std::vector<int64_t>& v) const {
+    std::vector<std::vector<int64_t>> all = chunks(v, rl.micro_batch_size);
+    if (dp == nullptr) return {all, 0};
+    const auto [b, e] = rank_slice(static_cast<int64_t>(all.size()), dp->rank(), dp->world_size());
+    return {std::vector<std::vector<int64_t>>(all.begin() + b, all.begin() + e), b};
+  }
+  std::vector<at::Tensor> params(torch::nn::Module& m) const {
+    std::vector<at::Tensor> out;
+    for (auto& item : m.named_parameters()) out.push_back(item.value());
+    return out;
+  }
 
   double temperature() const { return config.generation.temperature; }
   double horizon() const { return static_cast<double>(config.generation.max_new_tokens); }
@@ -172,8 +188,8 @@ struct RlLearner::Impl {
   RlStepResult step(const std::vector<core::RolloutSample>& samples);
 };
 
-RlLearner::RlLearner(const core::Config& config, int64_t total_steps)
-    : impl_(std::make_unique<Impl>(config, total_steps)) {
+RlLearner::RlLearner(const core::Config& config, int64_t total_steps, DataParallel* dp)
+    : impl_(std::make_unique<Impl>(config, total_steps, dp)) {
   Impl& m = *impl_;
   const auto& rl = m.rl;
   RLVR_CHECK(!config.model.path.empty(), "model.path is empty; expected the policy checkpoint to train");
@@ -212,6 +228,11 @@ RlLearner::RlLearner(const core::Config& config, int64_t total_steps)
       core::OptimConfig copt = config.optim;
       if (rl.critic_learning_rate > 0) copt.learning_rate = rl.critic_learning_rate;
       m.critic_optimizer = std::make_unique<Optimizer>(named_params(*m.critic), copt, total_steps * per_step);
+    }
+    if (dp != nullptr) {
+      // Every rank starts from rank 0's weights (they loaded the same files; this makes it certain).
+      dp->broadcast_(m.params(*m.policy), "the initial policy weights");
+      if (m.critic) dp->broadcast_(m.params(*m.critic), "the initial critic weights");
     }
   } catch (const c10::Error& e) {
     throw Error(fmt::format("RL learner: cannot load the models: {}", e.what_without_backtrace()));
@@ -309,8 +330,9 @@ RlStepResult RlLearner::Impl::step(const std::vector<core::RolloutSample>& sampl
     AutocastGuard autocast(precision);
     std::vector<int64_t> all(static_cast<size_t>(B));
     std::iota(all.begin(), all.end(), 0);
-    int64_t at_row = 0;
-    for (const auto& mb : chunks(all, rl.micro_batch_size)) {
+    auto [mine, first] = my_chunks(all);
+    int64_t at_row = first * rl.micro_batch_size;
+    for (const auto& mb : mine) {
       Packed p = pack(samples, mb, device);
       const int64_t b = static_cast<int64_t>(mb.size());
       at::Tensor logits = completion_logits(*policy, p);
@@ -324,6 +346,11 @@ RlStepResult RlLearner::Impl::step(const std::vector<core::RolloutSample>& sampl
       if (gae) old_values.narrow(0, at_row, b).narrow(1, 0, p.T).copy_(completion_values(*critic, p));
       at_row += b;
     }
+  }
+  if (dp != nullptr) {
+    // Each rank filled its rows (the rest are zeros): the sum is the whole batch on every rank.
+    dp->sum_({proximal, entropy0, ref_logp, old_values},
+             fmt::format("the proximal log-probs of step {}", version + 1));
   }
 
   // --- Advantages ---
@@ -401,7 +428,8 @@ RlStepResult RlLearner::Impl::step(const std::vector<core::RolloutSample>& sampl
       const double val_seqs = static_cast<double>(mb.size());
       if (pol_tokens == 0 && val_tokens == 0) continue;
       double mb_loss = 0;
-      for (const auto& micro : chunks(mb, rl.micro_batch_size)) {
+      bool bad_loss = false;  // a non-finite loss on this rank (all ranks stop together)
+      for (const auto& micro : my_chunks(mb).first) {
         Packed p = pack(samples, micro, device);
         at::Tensor idx = at::tensor(micro).to(device);
         at::Tensor m_t = rows(tmask, idx, p.T);
@@ -436,10 +464,10 @@ RlStepResult RlLearner::Impl::step(const std::vector<core::RolloutSample>& sampl
           weight_tokens += m_t.sum().item<double>();
         }
         const double lv = loss.item<double>();
-        RLVR_CHECK(std::isfinite(lv),
-                   "RL learner step {}: the policy loss is {} (epoch {}, a minibatch of {} samples); expected a "
-                   "finite loss (lower optim.learning_rate, check the rollouts' log-probs)",
-                   version + 1, lv, epoch + 1, mb.size());
+        if (!std::isfinite(lv)) {
+          bad_loss = true;
+          break;
+        }
         mb_loss += lv;
         if (pol_tokens > 0) loss.backward();
         if (gae && val_tokens > 0) {
@@ -448,10 +476,27 @@ RlStepResult RlLearner::Impl::step(const std::vector<core::RolloutSample>& sampl
           at::Tensor vl = rl::value_loss(values, rows(old_values, idx, p.T), rows(returns, idx, p.T), m_t, rl.value_clip);
           at::Tensor closs = rl.value_coef * rl::aggregate(vl, m_t, loss_agg, val_tokens, val_seqs, horizon());
           const double cv = closs.item<double>();
-          RLVR_CHECK(std::isfinite(cv), "RL learner step {}: the value loss is {}; expected a finite loss", version + 1,
-                     cv);
+          if (!std::isfinite(cv)) {
+            bad_loss = true;
+            break;
+          }
           value_sum += cv;
           closs.backward();
+        }
+      }
+      if (dp != nullptr) {
+        at::Tensor flag = torch::tensor({bad_loss ? 1.0 : 0.0}, torch::kDouble);
+        dp->sum_({flag}, fmt::format("the loss check of step {}", version + 1));
+        bad_loss = flag.item<double>() > 0;
+      }
+      RLVR_CHECK(!bad_loss,
+                 "RL learner step {}: the policy or value loss is not finite (epoch {}, a minibatch of {} samples); "
+                 "expected a finite loss (lower optim.learning_rate, check the rollouts' log-probs)",
+                 version + 1, epoch + 1, mb.size());
+      if (dp != nullptr) {
+        if (pol_tokens > 0) dp->sum_gradients(params(*policy), fmt::format("the policy gradients of step {}", version + 1));
+        if (gae && val_tokens > 0) {
+          dp->sum_gradients(params(*critic), fmt::format("the critic gradients of step {}", version + 1));
         }
       }
       if (pol_tokens > 0) {
@@ -465,6 +510,19 @@ RlStepResult RlLearner::Impl::step(const std::vector<core::RolloutSample>& sampl
     }
   }
   ++version;
+  if (dp != nullptr) {
+    // The loss statistics are this rank's shares: sum them (and take the largest ratio).
+    std::vector<double*> sums = {&loss_sum, &pg_sum,      &kl_sum,      &value_sum, &clip_low_n, &clip_high_n,
+                                 &loss_tokens, &ratio_sum, &weight_sum, &truncated_n, &weight_tokens};
+    std::vector<double> v;
+    for (double* x : sums) v.push_back(*x);
+    at::Tensor t = torch::tensor(v, torch::kDouble);
+    dp->sum_({t}, fmt::format("the loss statistics of step {}", version));
+    for (size_t i = 0; i < sums.size(); ++i) *sums[i] = t[static_cast<int64_t>(i)].item<double>();
+    at::Tensor mx = torch::tensor({ratio_max}, torch::kDouble);
+    dp->max_(mx, fmt::format("the largest ratio of step {}", version));
+    ratio_max = mx.item<double>();
+  }
 
   // --- Metrics ---
   RlStepResult out;

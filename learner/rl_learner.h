@@ -36,6 +36,8 @@
 
 namespace rlvr::learner {
 
+class DataParallel;  // learner/distributed.h
+
 // What a step did with one sample (the learner's rollouts.jsonl adds these to the record).
 struct RlSampleOutcome {
   double reward = 0;     // shaped reward (before any KL-in-reward term)
@@ -58,7 +60,11 @@ class RlLearner {
   // learning rate is rl.critic_learning_rate when > 0). `total_steps` learner steps set the
   // learning-rate schedules (each has ppo_epochs x num_minibatches optimizer steps).
   // Throws rlvr::Error for a bad config or checkpoint.
-  RlLearner(const core::Config& config, int64_t total_steps);
+  // With `dp` (learner/distributed.h; not owned, outlives the learner) every rank computes its
+  // share of each step's micro-batches and the ranks sum gradients and statistics, so each rank's
+  // step equals the single-rank step; the caller gives every rank the same samples and lets rank
+  // 0 alone write checkpoints and final/.
+  RlLearner(const core::Config& config, int64_t total_steps, DataParallel* dp = nullptr);
   ~RlLearner();
   RlLearner(const RlLearner&) = delete;
   RlLearner& operator=(const RlLearner&) = delete;

@@ -5,6 +5,8 @@
 #include <cmath>
 #include <filesystem>
 #include <limits>
+#include <memory>
+#include <optional>
 #include <set>
 
 #include <nlohmann/json.hpp>
@@ -17,6 +19,7 @@
 #include "core/fs.h"
 #include "core/log.h"
 #include "core/run_dir.h"
+#include "learner/distributed.h"
 #include "learner/precision.h"
 #include "learner/progress.h"
 #include "learner/rl_learner.h"
@@ -60,6 +63,18 @@ RlRunStart start_rl_run_dir(const core::Config& config, const RunFingerprint& fi
   }
   core::prepare_run_dir(out_dir, start.config_yaml);
   remove_partial_outputs(out_dir);
+  return start;
+}
+
+RlRunStart start_rl_run_dir(const core::Config& config, const RunFingerprint& fingerprint, DataParallel* dp) {
+  if (dp == nullptr) return start_rl_run_dir(config, fingerprint);
+  RlRunStart start;
+  if (dp->is_main()) start = start_rl_run_dir(config, fingerprint);
+  const std::string from = dp->broadcast_bytes(start.plan.resume_from.value_or(""), "the checkpoint to resume from");
+  if (!dp->is_main()) {
+    if (!from.empty()) start.plan.resume_from = from;
+    core::add_log_file(fmt::format("{}/logs/rank-{}.log", config.run.output_dir, dp->rank()));
+  }
   return start;
 }
 
@@ -144,9 +159,13 @@ RlRunResult run_replay(const core::Config& config, const std::string& rollouts_p
   result.batches_available = static_cast<int64_t>(batches.size());
   const int64_t total_steps = std::min<int64_t>(rl.total_steps, result.batches_available);
 
+  // Data-parallel ranks (learner.world_size > 1) replay the same batches; rank 0 writes.
+  std::unique_ptr<DataParallel> dp = join_data_parallel(config);
+  const bool main_rank = dp == nullptr || dp->is_main();
+
   // Decide what to do with the run directory before writing anything into it.
   const RunFingerprint fingerprint = fingerprint_rl_run(config, "replay file", rollouts_path);
-  const RlRunStart start = start_rl_run_dir(config, fingerprint);
+  const RlRunStart start = start_rl_run_dir(config, fingerprint, dp.get());
   const StartPlan& plan = start.plan;
   const std::string& previous_config = start.previous_config;
   const std::string& config_yaml = start.config_yaml;
@@ -160,7 +179,7 @@ RlRunResult run_replay(const core::Config& config, const std::string& rollouts_p
                   batches.size(), rl.total_steps);
   }
 
-  RlLearner learner(config, total_steps);
+  RlLearner learner(config, total_steps, dp.get());
   int64_t cursor = 0;  // the next batch
   if (plan.resume_from) {
     nlohmann::json c = learner.load_checkpoint(*plan.resume_from);
@@ -171,15 +190,19 @@ RlRunResult run_replay(const core::Config& config, const std::string& rollouts_p
     if (!plan.changes.empty()) {
       RLVR_LOG_WARN("resuming with changed settings: {}", describe_changes(plan.changes));
     }
-    record_resume(out_dir, plan, learner.version(), previous_config, config_yaml);
+    if (main_rank) record_resume(out_dir, plan, learner.version(), previous_config, config_yaml);
     RLVR_LOG_INFO("resumed from {} (step {}/{})", *plan.resume_from, learner.version(), total_steps);
-  } else {
+  } else if (main_rank) {
     clear_previous_run(out_dir, plan, {"metrics.jsonl", "resumes.jsonl", "summary.json", "rollouts.jsonl"});
   }
   const int64_t start_step = learner.version();
-  core::MetricsWriter metrics(out_dir + "/metrics.jsonl", start_step);
-  RolloutLog rollout_log(out_dir + "/rollouts.jsonl", plan.resume_from ? start_step : -1,
-                         rl.rollouts_log_max_mb * 1024 * 1024);
+  std::optional<core::MetricsWriter> metrics;
+  std::optional<RolloutLog> rollout_log;
+  if (main_rank) {
+    metrics.emplace(out_dir + "/metrics.jsonl", start_step);
+    rollout_log.emplace(out_dir + "/rollouts.jsonl", plan.resume_from ? start_step : -1,
+                        rl.rollouts_log_max_mb * 1024 * 1024);
+  }
   const nlohmann::json run_json = fingerprint.to_json();
 
   ProgressMeter meter(total_steps, start_step);
@@ -197,8 +220,8 @@ RlRunResult run_replay(const core::Config& config, const std::string& rollouts_p
     }
     ++cursor;
     const int64_t v = learner.version();
-    metrics.write(v, step.metrics);
-    if (rl.rollouts_log == "all") rollout_log.append(v, batch, step.samples);
+    if (metrics) metrics->write(v, step.metrics);
+    if (rollout_log && rl.rollouts_log == "all") rollout_log->append(v, batch, step.samples);
     meter.step_done(v, step.trained_tokens);
     result.last_reward = step.metrics["reward/mean"];
     if (v % rl.log_every == 0 || v == total_steps) {
@@ -207,16 +230,23 @@ RlRunResult run_replay(const core::Config& config, const std::string& rollouts_p
                     step.metrics.count("kl/k3") ? step.metrics["kl/k3"] : 0.0, step.metrics["entropy"]);
     }
     if (rl.checkpoint_every > 0 && v % rl.checkpoint_every == 0) {
-      learner.save_checkpoint({{"batch", cursor}}, run_json);
+      if (main_rank) learner.save_checkpoint({{"batch", cursor}}, run_json);
       last_checkpoint = v;
     }
+  }
+  result.steps = learner.version();
+  result.final_dir = out_dir + "/final";
+  if (!main_rank) {
+    dp->barrier("the end of the run (rank 0 writes final/)");
+    RLVR_LOG_INFO("learner rank {}: done after {} steps; rank 0 wrote {}", dp->rank(), result.steps, result.final_dir);
+    return result;
   }
   if (last_checkpoint != learner.version() || !latest_training_checkpoint(out_dir + "/checkpoints")) {
     learner.save_checkpoint({{"batch", cursor}}, run_json);
   }
-  result.steps = learner.version();
   result.final_dir = learner.save_final();
   write_summary(config, result, rollouts_path);
+  if (dp != nullptr) dp->barrier("the end of the run (rank 0 writes final/)");
   RLVR_LOG_INFO("run '{}' done: {} learner steps; final model in {}; summary in {}/summary.json", config.run.name,
                 result.steps, result.final_dir, out_dir);
   return result;

@@ -55,6 +55,10 @@ struct RlRunStart {
   std::string config_yaml;
 };
 RlRunStart start_rl_run_dir(const core::Config& config, const RunFingerprint& fingerprint);
+// The same for data-parallel ranks: rank 0 starts the run directory and the others get its
+// plan's checkpoint to resume from (and log to logs/rank-<r>.log). `dp` may be null (one rank).
+class DataParallel;
+RlRunStart start_rl_run_dir(const core::Config& config, const RunFingerprint& fingerprint, DataParallel* dp);
 
 // The learner steps of a file as [begin, end) record ranges: `prompt_indices` holds each record's
 // prompt_index in file order; a step takes whole groups (runs of equal prompt_index) until it

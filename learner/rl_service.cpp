@@ -33,6 +33,7 @@
 #include "core/tokenizer/chat_template.h"
 #include "core/tokenizer/tokenizer.h"
 #include "learner/collapse_guard.h"
+#include "learner/distributed.h"
 #include "learner/precision.h"
 #include "learner/progress.h"
 #include "learner/rl_learner.h"
@@ -607,9 +608,84 @@ class Network {
   uint64_t seq_ = 0;
 };
 
+// --- Data-parallel ranks -------------------------------------------------------------------------
+// Rank 0 runs the service; it sends every other rank each step's samples ({"op": "step",
+// "samples": [...]}), a sign of life while it waits for rollouts ({"op": "wait"}, so that a slow
+// step does not run into learner.dist_timeout_s), and the end ({"op": "end"}, then a barrier once
+// final/ is written, or {"op": "abort"} when it stops with an error).
+
+std::string step_message(const std::vector<core::RolloutSample>& samples) {
+  nlohmann::json j;
+  j["op"] = "step";
+  j["samples"] = nlohmann::json::array();
+  for (const auto& s : samples) j["samples"].push_back(core::rollout_to_json(s));
+  return j.dump();
+}
+
+// The loop of a rank other than 0: the same learner steps on the samples rank 0 sends.
+ServiceResult run_follower(const core::Config& config, DataParallel& dp) {
+  const RunFingerprint fingerprint = fingerprint_rl_run(config, "rl.train_file", config.rl.train_file);
+  const RlRunStart start = start_rl_run_dir(config, fingerprint, &dp);
+  const int64_t cores = std::max<int64_t>(1, static_cast<int64_t>(std::thread::hardware_concurrency()));
+  seed_and_threads(config.run.seed, config.learner.threads > 0 ? config.learner.threads : std::max<int64_t>(1, cores / 2));
+  RlLearner learner(config, config.rl.total_steps, &dp);
+  ServiceResult result;
+  if (start.plan.resume_from) {
+    learner.load_checkpoint(*start.plan.resume_from);
+    result.resumed_from_step = learner.version();
+    RLVR_LOG_INFO("learner rank {}: resumed from {} (step {})", dp.rank(), *start.plan.resume_from, learner.version());
+  }
+  while (true) {
+    const std::string text = dp.broadcast_bytes("", fmt::format("waiting for rank 0's step {}", learner.version() + 1));
+    nlohmann::json msg;
+    try {
+      msg = nlohmann::json::parse(text);
+    } catch (const nlohmann::json::exception& e) {
+      throw Error(fmt::format("learner rank {}: rank 0 sent a message that is not JSON: {}", dp.rank(), e.what()));
+    }
+    const std::string op = msg.value("op", "");
+    if (op == "wait") continue;
+    if (op == "end") break;
+    if (op == "abort") {
+      throw Error(fmt::format("learner rank {}: rank 0 stopped with an error at step {} (see its log)", dp.rank(),
+                              learner.version()));
+    }
+    RLVR_CHECK(op == "step" && msg.contains("samples") && msg["samples"].is_array(),
+               "learner rank {}: rank 0 sent op '{}'; expected step, wait, end or abort", dp.rank(), op);
+    std::vector<core::RolloutSample> samples;
+    for (const auto& j : msg["samples"]) samples.push_back(core::rollout_from_json(j));
+    RlStepResult step = learner.step(samples);
+    RLVR_LOG_DEBUG("learner rank {}: step {} done (loss {:.4f})", dp.rank(), learner.version(), step.loss);
+  }
+  dp.barrier("the end of the run (rank 0 writes final/)");
+  result.steps = learner.version();
+  result.final_dir = config.run.output_dir + "/final";
+  result.balanced = true;
+  result.accounting = "kept by rank 0";
+  RLVR_LOG_INFO("learner rank {}: done after {} steps; rank 0 wrote {}", dp.rank(), result.steps, result.final_dir);
+  return result;
+}
+
+// Tells the other ranks that rank 0 stopped, unless it ended normally.
+struct AbortFollowers {
+  DataParallel* dp;
+  bool ended = false;
+  ~AbortFollowers() {
+    if (dp == nullptr || ended) return;
+    try {
+      dp->broadcast_bytes(R"({"op": "abort"})", "telling the other ranks that rank 0 stopped");
+    } catch (const std::exception&) {
+      // They stopped too, or will time out.
+    }
+  }
+};
+
 }  // namespace
 
 ServiceResult run_service(const core::Config& config) {
+  std::unique_ptr<DataParallel> dp = join_data_parallel(config);
+  if (dp && !dp->is_main()) return run_follower(config, *dp);
+  AbortFollowers abort_followers{dp.get()};
   const auto& rl = config.rl;
   const std::string& out_dir = config.run.output_dir;
   RLVR_CHECK(!config.model.path.empty(), "model.path is empty; expected the policy checkpoint to train");
@@ -632,7 +708,7 @@ ServiceResult run_service(const core::Config& config) {
   const std::vector<PromptRow> prompts = load_prompt_table(config, tokenizer, mc.max_positions());
 
   const RunFingerprint fingerprint = fingerprint_rl_run(config, "rl.train_file", rl.train_file);
-  const RlRunStart start = start_rl_run_dir(config, fingerprint);
+  const RlRunStart start = start_rl_run_dir(config, fingerprint, dp.get());
   const StartPlan& plan = start.plan;
   const std::string& previous_config = start.previous_config;
   const std::string& config_yaml = start.config_yaml;
@@ -648,7 +724,7 @@ ServiceResult run_service(const core::Config& config) {
   sched_opts.seed = static_cast<uint64_t>(config.run.seed);
   Shared shared(sched_opts);
 
-  RlLearner learner(config, rl.total_steps);
+  RlLearner learner(config, rl.total_steps, dp.get());
   ServiceResult result;
   if (plan.resume_from) {
     nlohmann::json cursor = learner.load_checkpoint(*plan.resume_from);
@@ -768,6 +844,10 @@ ServiceResult run_service(const core::Config& config) {
     {
       std::unique_lock<std::mutex> lock(shared.mu);
       const auto t0 = Clock::now();
+      // The other ranks hear from rank 0 at least this often while it waits.
+      const auto sign_every = std::chrono::milliseconds(
+          std::min<int64_t>(config.learner.wait_log_ms, config.learner.dist_timeout_s * 1000 / 4));
+      auto last_sign = t0;
       while (true) {
         // Take what is buffered, oldest weights first (they have the least slack before they go
         // stale; arrival order breaks ties), dropping groups that went stale while they waited.
@@ -794,6 +874,12 @@ ServiceResult run_service(const core::Config& config) {
                         batch.size(), groups_per_step, shared.version + 1, shared.buffer.size(),
                         shared.sched.in_flight_count(), shared.actors_alive.load());
         }
+        if (dp && Clock::now() - last_sign >= sign_every) {
+          lock.unlock();
+          dp->broadcast_bytes(R"({"op": "wait"})", "telling the other ranks that rank 0 waits for rollouts");
+          lock.lock();
+          last_sign = Clock::now();
+        }
       }
       wait_s += seconds_since(t0);
       if (!shared.network_error.empty()) throw Error("learner network thread failed: " + shared.network_error);
@@ -806,6 +892,7 @@ ServiceResult run_service(const core::Config& config) {
     std::vector<core::RolloutSample> samples;
     for (const auto& g : batch) samples.insert(samples.end(), g.samples.begin(), g.samples.end());
     const auto t_step = Clock::now();
+    if (dp) dp->broadcast_bytes(step_message(samples), fmt::format("sending step {}'s samples", learner.version() + 1));
     RlStepResult step = learner.step(samples);
     busy_s += seconds_since(t_step);
     const auto [publish_s, publish_bytes] = publish(learner.version());
@@ -873,6 +960,10 @@ ServiceResult run_service(const core::Config& config) {
     }
   }
   shared.finishing = true;  // the actors stop now, while the final checkpoint and model are written
+  if (dp) {
+    dp->broadcast_bytes(R"({"op": "end"})", "telling the other ranks that the run ends");
+    abort_followers.ended = true;
+  }
   if (last_checkpoint != learner.version() || !latest_training_checkpoint(out_dir + "/checkpoints")) checkpoint();
   result.steps = learner.version();
   result.final_dir = learner.save_final();
@@ -907,6 +998,7 @@ ServiceResult run_service(const core::Config& config) {
     if (!collapsed.empty()) j["stopped"] = collapsed;
     core::write_file_atomic(out_dir + "/summary.json", j.dump(2) + "\n");
   }
+  if (dp) dp->barrier("the end of the run (rank 0 writes final/)");
   if (!collapsed.empty()) {
     throw Error(fmt::format("run '{}' stopped at step {} (checkpoint and final/ written): {}", config.run.name,
                             result.steps, collapsed));

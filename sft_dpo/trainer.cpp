@@ -10,6 +10,12 @@
 // Before anything is written, sft_dpo/train_fingerprint.h + learner/run_guard.h decide whether run.output_dir holds this run
 // (resume), nothing or a run that may be discarded (fresh start), or a run that must not be
 // touched (refused). A non-finite loss or gradient stops the run before the optimizer step.
+//
+// With learner.world_size > 1 (learner/distributed.h) every rank loads the data and the model,
+// takes a contiguous slice of each step's micro-batches, and the ranks sum gradients and step
+// statistics before the optimizer step; the losses keep the step's global normalizers, so the
+// update equals the single-rank one. Rank 0 alone writes the run directory (checkpoints, final/,
+// metrics); the others log to logs/rank-<r>.log. A checkpoint resumes with any world size.
 #include "sft_dpo/trainer.h"
 
 #include <unistd.h>
@@ -20,6 +26,7 @@
 #include <filesystem>
 #include <limits>
 #include <map>
+#include <optional>
 
 #include <torch/torch.h>
 
@@ -29,6 +36,7 @@
 #include "core/log.h"
 #include "core/model/checkpoint.h"
 #include "core/run_dir.h"
+#include "learner/distributed.h"
 #include "learner/optimizer.h"
 #include "learner/precision.h"
 #include "learner/progress.h"
@@ -77,13 +85,40 @@ struct StepOutput {
   Scalars metrics;
 };
 
+// The micro-batches of `idx` (chunks of batch_size) this rank takes: a contiguous share, so the
+// ranks together form the same micro-batches as one rank would.
+std::vector<std::vector<size_t>> my_chunks(const std::vector<size_t>& idx, int64_t batch_size,
+                                           const learner::DataParallel* dp) {
+  std::vector<std::vector<size_t>> all = chunks(idx, batch_size);
+  if (dp == nullptr) return all;
+  const auto [b, e] = learner::rank_slice(static_cast<int64_t>(all.size()), dp->rank(), dp->world_size());
+  return {all.begin() + b, all.begin() + e};
+}
+
+// Sums every field of `out` over the ranks (each rank's values are its shares of the step's).
+void sum_over_ranks(StepOutput& out, learner::DataParallel* dp, const std::string& what) {
+  if (dp == nullptr) return;
+  std::vector<double> v = {out.loss, static_cast<double>(out.tokens), static_cast<double>(out.targets)};
+  for (const auto& [k, x] : out.metrics) v.push_back(x);  // same keys, same order on every rank
+  at::Tensor t = torch::tensor(v, torch::kDouble);
+  dp->sum_({t}, what);
+  auto a = t.accessor<double, 1>();
+  out.loss = a[0];
+  out.tokens = static_cast<int64_t>(std::llround(a[1]));
+  out.targets = static_cast<int64_t>(std::llround(a[2]));
+  int64_t i = 3;
+  for (auto& [k, x] : out.metrics) x = a[i++];
+}
+
 // One SFT step (or eval pass when !train) over rows `idx`: sum-then-normalize.
 StepOutput sft_pass(core::CausalLMImpl& model, const std::vector<TrainRow>& rows, const std::vector<size_t>& idx,
-                    int64_t batch_size, const learner::Precision& precision, bool train) {
+                    int64_t batch_size, const learner::Precision& precision, bool train, learner::DataParallel* dp) {
   StepOutput out;
-  for (size_t i : idx) out.targets += rows[i].num_targets;
-  const double denom = static_cast<double>(std::max<int64_t>(1, out.targets));
-  for (const auto& chunk : chunks(idx, batch_size)) {
+  int64_t step_targets = 0;  // the step's normalizer: all ranks' loss-bearing tokens
+  for (size_t i : idx) step_targets += rows[i].num_targets;
+  const double denom = static_cast<double>(std::max<int64_t>(1, step_targets));
+  for (const auto& chunk : my_chunks(idx, batch_size, dp)) {
+    for (size_t i : chunk) out.targets += rows[i].num_targets;
     std::vector<const TrainRow*> ptrs;
     for (size_t i : chunk) ptrs.push_back(&rows[i]);
     Batch batch = collate_rows(ptrs, precision.device);
@@ -96,20 +131,21 @@ StepOutput sft_pass(core::CausalLMImpl& model, const std::vector<TrainRow>& rows
     if (train) loss.backward();
     out.loss += loss.item<double>();
   }
+  sum_over_ranks(out, dp, "the SFT step's statistics");
   return out;
 }
 
 // One DPO step (or eval pass) over pairs `idx`: mean of per-pair losses (+ rpo_alpha x chosen NLL).
 StepOutput dpo_pass(core::CausalLMImpl& model, const core::DpoConfig& cfg, const std::vector<PreferencePair>& pairs,
                     const ReferenceLogps& ref, const std::vector<size_t>& idx, int64_t batch_size,
-                    const learner::Precision& precision, bool train) {
+                    const learner::Precision& precision, bool train, learner::DataParallel* dp) {
   StepOutput out;
   int64_t chosen_tokens = 0;
   for (size_t i : idx) chosen_tokens += pairs[i].chosen.num_targets();
   const double n_pairs = static_cast<double>(idx.size());
   const bool use_ref = dpo_uses_reference(cfg);
   double rc = 0, rr = 0, acc = 0, lc = 0, lr = 0, nll = 0;
-  for (const auto& chunk : chunks(idx, batch_size)) {
+  for (const auto& chunk : my_chunks(idx, batch_size, dp)) {
     std::vector<const PreferencePair*> ptrs;
     for (size_t i : chunk) ptrs.push_back(&pairs[i]);
     Batch batch = collate_pairs(ptrs, precision.device);
@@ -148,22 +184,24 @@ StepOutput dpo_pass(core::CausalLMImpl& model, const core::DpoConfig& cfg, const
                  {"logps/chosen", lc / n_pairs},
                  {"logps/rejected", lr / n_pairs},
                  {"nll", nll / static_cast<double>(std::max<int64_t>(1, chosen_tokens))}};
+  sum_over_ranks(out, dp, "the DPO step's statistics");
   return out;
 }
 
 StepOutput evaluate(core::CausalLMImpl& model, const core::Config& config, const RunData& data,
-                    const learner::Precision& precision) {
+                    const learner::Precision& precision, learner::DataParallel* dp) {
   torch::NoGradGuard no_grad;
   model.eval();
   StepOutput out;
   if (data.dpo) {
     std::vector<size_t> idx(data.eval_pairs.size());
     for (size_t i = 0; i < idx.size(); ++i) idx[i] = i;
-    out = dpo_pass(model, config.dpo, data.eval_pairs, data.eval_ref, idx, config.train.batch_size, precision, false);
+    out = dpo_pass(model, config.dpo, data.eval_pairs, data.eval_ref, idx, config.train.batch_size, precision, false,
+                   dp);
   } else {
     std::vector<size_t> idx(data.eval_rows.size());
     for (size_t i = 0; i < idx.size(); ++i) idx[i] = i;
-    out = sft_pass(model, data.eval_rows, idx, config.train.batch_size, precision, false);
+    out = sft_pass(model, data.eval_rows, idx, config.train.batch_size, precision, false, dp);
   }
   model.train();
   return out;
@@ -171,8 +209,9 @@ StepOutput evaluate(core::CausalLMImpl& model, const core::Config& config, const
 
 // ---------------------------------------------------------------------------------------------
 // Reference log-probs: from the cache, or computed once with the frozen reference model.
+// With several ranks each computes what the cache lacks (the same values) and rank 0 writes it.
 void prepare_reference(const core::Config& config, const std::string& tokenizer_path, const TokenizeSettings& settings,
-                       const learner::Precision& precision, RunData& data, TrainResult& result) {
+                       const learner::Precision& precision, RunData& data, TrainResult& result, bool writer) {
   const std::string ref_dir = config.dpo.reference_path.empty() ? config.model.path : config.dpo.reference_path;
   const std::string cache_dir =
       config.dpo.reference_cache_dir.empty() ? config.run.output_dir + "/cache" : config.dpo.reference_cache_dir;
@@ -206,6 +245,7 @@ void prepare_reference(const core::Config& config, const std::string& tokenizer_
     }
     RLVR_LOG_INFO("computing reference log-probs for {} ({} pairs)", job.name, job.pairs->size());
     *job.out = compute_reference_logps(*reference, *job.pairs, config.train.batch_size, precision);
+    if (!writer) continue;
     write_reference_cache(path, key, *job.pairs, *job.out);
     RLVR_LOG_INFO("cached reference log-probs in {}", path);
   }
@@ -243,17 +283,33 @@ TrainResult run(const core::Config& config) {
   const std::string tokenizer_path =
       config.model.tokenizer.empty() ? config.model.path + "/tokenizer.json" : config.model.tokenizer;
 
+  // Data-parallel ranks (learner.world_size > 1): rank 0 decides about the run directory and
+  // tells the others which checkpoint to resume from.
+  std::unique_ptr<learner::DataParallel> dp_owner = learner::join_data_parallel(config);
+  learner::DataParallel* dp = dp_owner.get();
+  const bool main_rank = dp == nullptr || dp->is_main();
+
   // Decide what to do with the run directory before writing anything into it.
   const learner::RunFingerprint fingerprint = fingerprint_run(config);
-  const learner::StartPlan plan = plan_start(config, fingerprint);
+  learner::StartPlan plan;
   std::string previous_config;
-  if (plan.resume_from && fs::exists(out_dir + "/config.yaml")) previous_config = core::read_file(out_dir + "/config.yaml");
   const std::string config_yaml = core::config_to_yaml(config);
-  core::prepare_run_dir(out_dir, config_yaml);
+  if (main_rank) {
+    plan = plan_start(config, fingerprint);
+    if (plan.resume_from && fs::exists(out_dir + "/config.yaml")) previous_config = core::read_file(out_dir + "/config.yaml");
+    core::prepare_run_dir(out_dir, config_yaml);
+  }
+  if (dp != nullptr) {
+    const std::string from = dp->broadcast_bytes(plan.resume_from.value_or(""), "the checkpoint to resume from");
+    if (!main_rank) {
+      if (!from.empty()) plan.resume_from = from;
+      core::add_log_file(fmt::format("{}/logs/rank-{}.log", out_dir, dp->rank()));
+    }
+  }
   learner::seed_and_threads(config.run.seed, config.run.threads);
   const learner::Precision precision = learner::resolve_precision(config.run);
-  RLVR_LOG_INFO("rlvr train: run '{}', mode {} on {}, output {}", config.run.name, tc.mode, precision.describe(),
-                out_dir);
+  RLVR_LOG_INFO("rlvr train: run '{}', mode {} on {}{}, output {}", config.run.name, tc.mode, precision.describe(),
+                dp ? fmt::format(", learner rank {} of {}", dp->rank(), dp->world_size()) : "", out_dir);
   if (plan.unverified) {
     RLVR_LOG_WARN("{}: written before run fingerprints existed; cannot check that it belongs to this run (only the "
                   "total step count is compared)",
@@ -290,7 +346,9 @@ TrainResult run(const core::Config& config) {
     data.pairs = std::move(ds.pairs);
     stats = ds.stats;
     if (!tc.eval_file.empty()) data.eval_pairs = load_preference_dataset(tc.eval_file, tokenizer, settings).pairs;
-    if (dpo_uses_reference(config.dpo)) prepare_reference(config, tokenizer_path, settings, precision, data, result);
+    if (dpo_uses_reference(config.dpo)) {
+      prepare_reference(config, tokenizer_path, settings, precision, data, result, main_rank);
+    }
   } else {
     auto ds = load_sft_mix(sources, static_cast<uint64_t>(config.run.seed), tokenizer, settings);
     stats = ds.stats;
@@ -315,7 +373,7 @@ TrainResult run(const core::Config& config) {
   const std::string ckpt_dir = out_dir + "/checkpoints";
   learner::TrainProgress progress;
   progress.total_steps = total_steps;
-  learner::remove_partial_outputs(out_dir);
+  if (main_rank) learner::remove_partial_outputs(out_dir);
   if (plan.resume_from) {
     progress = learner::load_training_checkpoint(*plan.resume_from, *model, optimizer);
     if (progress.total_steps != total_steps) {
@@ -325,16 +383,23 @@ TrainResult run(const core::Config& config) {
                   "set train.overwrite_output_dir: true to start fresh, or choose another run.output_dir");
     }
     result.resumed_from_step = progress.step;
-    learner::record_resume(out_dir, plan, progress.step, previous_config, config_yaml);
+    if (main_rank) learner::record_resume(out_dir, plan, progress.step, previous_config, config_yaml);
     RLVR_LOG_INFO("resumed from {} (step {}/{})", *plan.resume_from, progress.step, total_steps);
-  } else {
+  } else if (main_rank) {
     learner::clear_previous_run(out_dir, plan, {"metrics.jsonl", "resumes.jsonl", "summary.json"});
+  }
+  if (dp != nullptr) {
+    // Every rank starts from rank 0's weights (they loaded the same files; this makes it certain).
+    std::vector<at::Tensor> params;
+    for (const auto& item : named) params.push_back(item.second);
+    dp->broadcast_(params, "the initial weights");
   }
   progress.run = fingerprint.to_json();
   const std::string metrics_path = out_dir + "/metrics.jsonl";
-  core::MetricsWriter metrics(metrics_path, progress.step);
-  if (progress.step == 0) {
-    metrics.write(0, {{"data/train_rows", static_cast<double>(stats.rows)},
+  std::optional<core::MetricsWriter> metrics;
+  if (main_rank) metrics.emplace(metrics_path, progress.step);
+  if (metrics && progress.step == 0) {
+    metrics->write(0, {{"data/train_rows", static_cast<double>(stats.rows)},
                       {"data/skipped_rows", static_cast<double>(stats.skipped)},
                       {"data/truncated_rows", static_cast<double>(stats.truncated)},
                       {"data/units", static_cast<double>(units)},
@@ -355,7 +420,19 @@ TrainResult run(const core::Config& config) {
   auto elapsed = [&] {
     return elapsed_before + std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
   };
-  auto out_of_time = [&] { return tc.max_time_s > 0 && elapsed() >= tc.max_time_s; };
+  // Time decisions follow rank 0's clock, so every rank stops at the same step.
+  auto shared_elapsed = [&] {
+    double e = elapsed();
+    if (dp != nullptr && tc.max_time_s > 0) {
+      at::Tensor t = torch::tensor({e}, torch::kDouble);
+      dp->broadcast_({t}, "rank 0's clock");
+      e = t.item<double>();
+    }
+    return e;
+  };
+  auto out_of_time = [&] { return tc.max_time_s > 0 && shared_elapsed() >= tc.max_time_s; };
+  std::vector<at::Tensor> params;
+  for (const auto& item : named) params.push_back(item.second);
   if (progress.step > 0 && progress.step < total_steps && out_of_time()) {
     result.stopped_by_time = true;
     RLVR_LOG_INFO("train.max_time_s {} s already spent at step {} ({:.1f} s); not training further", tc.max_time_s,
@@ -374,8 +451,11 @@ TrainResult run(const core::Config& config) {
     std::vector<size_t> idx;
     for (int64_t i = progress.epoch_offset; i < end; ++i) idx.push_back(static_cast<size_t>(order[static_cast<size_t>(i)]));
 
-    StepOutput out = data.dpo ? dpo_pass(*model, config.dpo, data.pairs, data.ref, idx, tc.batch_size, precision, true)
-                              : sft_pass(*model, data.rows, idx, tc.batch_size, precision, true);
+    StepOutput out = data.dpo
+                         ? dpo_pass(*model, config.dpo, data.pairs, data.ref, idx, tc.batch_size, precision, true, dp)
+                         : sft_pass(*model, data.rows, idx, tc.batch_size, precision, true, dp);
+    if (dp != nullptr) dp->sum_gradients(params, fmt::format("the gradients of step {}", progress.step + 1));
+    const double now_s = tc.max_time_s > 0 ? shared_elapsed() : elapsed();
     // Checked before the optimizer step, so a NaN never reaches the weights or a checkpoint.
     auto stop = [&](const std::string& what) {
       const auto latest = learner::latest_training_checkpoint(ckpt_dir);
@@ -396,7 +476,7 @@ TrainResult run(const core::Config& config) {
       if (tc.max_time_s > 0) {
         schedule_step = std::max<int64_t>(
             progress.step,
-            static_cast<int64_t>(std::min(1.0, elapsed() / tc.max_time_s) * static_cast<double>(total_steps)));
+            static_cast<int64_t>(std::min(1.0, now_s / tc.max_time_s) * static_cast<double>(total_steps)));
       }
       st = optimizer.step(schedule_step);  // refuses a non-finite gradient norm without changing anything
     } catch (const Error& e) {
@@ -407,8 +487,8 @@ TrainResult run(const core::Config& config) {
     progress.tokens += out.targets;
     meter.step_done(progress.step, out.tokens);
     result.last_loss = out.loss;
-    progress.extra["elapsed_s"] = elapsed();
-    result.stopped_by_time = progress.step < total_steps && out_of_time();
+    progress.extra["elapsed_s"] = now_s;
+    result.stopped_by_time = progress.step < total_steps && tc.max_time_s > 0 && now_s >= tc.max_time_s;
     const bool last = progress.step == total_steps || result.stopped_by_time;
 
     if (progress.step % tc.log_every == 0 || last) {
@@ -419,16 +499,18 @@ TrainResult run(const core::Config& config) {
                      static_cast<double>(progress.epoch_offset) / static_cast<double>(units);
       row["tokens"] = static_cast<double>(progress.tokens);
       row["tokens_per_second"] = meter.window_tokens_per_second();
-      metrics.write(progress.step, row);
+      if (metrics) metrics->write(progress.step, row);
       RLVR_LOG_INFO("{}", meter.line(out.loss, st.lr));
     }
     if (has_eval && tc.eval_every > 0 && progress.step % tc.eval_every == 0 && !last) {
-      StepOutput ev = evaluate(*model, config, data, precision);
-      metrics.write(progress.step, prefixed("eval/", ev));
+      StepOutput ev = evaluate(*model, config, data, precision, dp);
+      if (metrics) metrics->write(progress.step, prefixed("eval/", ev));
       RLVR_LOG_INFO("eval at step {}: loss {:.4f}", progress.step, ev.loss);
     }
     if (tc.checkpoint_every > 0 && progress.step % tc.checkpoint_every == 0) {
-      learner::save_training_checkpoint(ckpt_dir, *model, model->config(), optimizer, progress, tc.keep_checkpoints);
+      if (main_rank) {
+        learner::save_training_checkpoint(ckpt_dir, *model, model->config(), optimizer, progress, tc.keep_checkpoints);
+      }
       last_checkpoint = progress.step;
     }
     if (result.stopped_by_time) {
@@ -436,18 +518,23 @@ TrainResult run(const core::Config& config) {
                     total_steps, elapsed());
     }
   }
-  if (last_checkpoint != progress.step || !learner::latest_training_checkpoint(ckpt_dir)) {
+  if (main_rank && (last_checkpoint != progress.step || !learner::latest_training_checkpoint(ckpt_dir))) {
     learner::save_training_checkpoint(ckpt_dir, *model, model->config(), optimizer, progress, tc.keep_checkpoints);
   }
   if (has_eval) {
-    StepOutput ev = evaluate(*model, config, data, precision);
+    StepOutput ev = evaluate(*model, config, data, precision, dp);
     result.eval_loss = ev.loss;
     // A run resumed at its last step already logged this evaluation.
-    if (result.resumed_from_step != progress.step) metrics.write(progress.step, prefixed("eval/", ev));
+    if (metrics && result.resumed_from_step != progress.step) metrics->write(progress.step, prefixed("eval/", ev));
     RLVR_LOG_INFO("final eval: loss {:.4f}", ev.loss);
   }
   result.steps = progress.step;
   result.final_dir = out_dir + "/final";
+  if (!main_rank) {
+    dp->barrier("the end of the run (rank 0 writes final/)");
+    RLVR_LOG_INFO("learner rank {}: done after {} steps; rank 0 wrote {}", dp->rank(), result.steps, result.final_dir);
+    return result;
+  }
   learner::HandOff hand_off;
   hand_off.chat_format = settings.chat_format.get();
   hand_off.source_dir = config.model.path;
@@ -456,6 +543,7 @@ TrainResult run(const core::Config& config) {
                 "generation_config.json)",
                 result.final_dir);
   write_summary(config, result, total_steps);
+  if (dp != nullptr) dp->barrier("the end of the run (rank 0 writes final/)");
   RLVR_LOG_INFO("run '{}' done: {} steps{}{}{}; summary in {}/summary.json", config.run.name, result.steps,
                 result.resumed_from_step >= 0 ? fmt::format(" (resumed at step {})", result.resumed_from_step) : "",
                 std::isfinite(result.last_loss) ? fmt::format(", last loss {:.4f}", result.last_loss) : "",

@@ -2,8 +2,11 @@
 // asserting on rlvr::Error messages.
 #pragma once
 
+#include <arpa/inet.h>
 #include <fcntl.h>
+#include <netinet/in.h>
 #include <sys/file.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -14,7 +17,9 @@
 #include <filesystem>
 #include <fstream>
 #include <functional>
+#include <iterator>
 #include <string>
+#include <vector>
 
 #include <gtest/gtest.h>
 
@@ -49,6 +54,23 @@ class TempDir {
   std::string path_;
 };
 
+// A TCP port on 127.0.0.1 that was free a moment ago (the kernel's pick for port 0).
+inline int free_tcp_port() {
+  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  a.sin_port = 0;
+  socklen_t len = sizeof(a);
+  int port = -1;
+  if (fd >= 0 && ::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof(a)) == 0 &&
+      ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len) == 0) {
+    port = ntohs(a.sin_port);
+  }
+  if (fd >= 0) ::close(fd);
+  return port;
+}
+
 struct CommandResult {
   int exit_code = -1;
   std::string output;  // stdout and stderr together
@@ -65,6 +87,30 @@ inline CommandResult run_command(const std::string& command) {
   int status = ::pclose(pipe);
   r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
   return r;
+}
+
+// Runs `command` as `world` data-parallel ranks at once (RANK, WORLD_SIZE, MASTER_ADDR=127.0.0.1,
+// MASTER_PORT=`port` in each one's environment), each under `timeout 300`, and waits for all.
+// Returns one result per rank.
+inline std::vector<CommandResult> run_ranks(const std::string& command, int world, int port,
+                                            const std::string& scratch_dir) {
+  std::string script;
+  for (int r = 0; r < world; ++r) {
+    const std::string base = scratch_dir + "/rank-" + std::to_string(r);
+    script += "(RANK=" + std::to_string(r) + " WORLD_SIZE=" + std::to_string(world) +
+              " MASTER_ADDR=127.0.0.1 MASTER_PORT=" + std::to_string(port) + " timeout 300 " + command + " > " +
+              base + ".out 2>&1; echo $? > " + base + ".rc) & ";
+  }
+  run_command(script + "wait");
+  std::vector<CommandResult> out(static_cast<size_t>(world));
+  for (int r = 0; r < world; ++r) {
+    const std::string base = scratch_dir + "/rank-" + std::to_string(r);
+    std::ifstream rc(base + ".rc");
+    rc >> out[static_cast<size_t>(r)].exit_code;
+    std::ifstream text(base + ".out");
+    out[static_cast<size_t>(r)].output.assign(std::istreambuf_iterator<char>(text), {});
+  }
+  return out;
 }
 
 // The message of the rlvr::Error thrown by `fn`, or a failure when none is thrown.

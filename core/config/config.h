@@ -449,6 +449,11 @@ struct LearnerConfig {
   int64_t weight_chunk_bytes = 4194304;
   int64_t max_message_bytes = 268435456;
   int64_t wait_log_ms = 10000;
+  int64_t world_size = 1;
+  std::string master_addr = "127.0.0.1";
+  int64_t master_port = 29500;
+  std::string dist_interface;
+  int64_t dist_timeout_s = 600;
 
   void visit(SchemaVisitor& v) {
     v.field("endpoint", endpoint,
@@ -467,6 +472,22 @@ struct LearnerConfig {
             Range{65536, 4294967296.0});
     v.field("wait_log_ms", wait_log_ms, "How often a process that waits (for rollouts, work, weights) says so.",
             Range{100, 3600000});
+    v.field("world_size", world_size,
+            "Data-parallel learner ranks (processes) of `rlvr learner` and `rlvr train`; each rank takes its slice "
+            "of every batch and gradients are summed with c10d (Gloo). The environment variable WORLD_SIZE, when "
+            "set, wins (it must agree unless this is 1); each rank needs RANK (docs/SCALING.md).",
+            Range{1, 4096});
+    v.field("master_addr", master_addr,
+            "Host of rank 0's rendezvous store (c10d TCPStore); the environment variable MASTER_ADDR wins.");
+    v.field("master_port", master_port,
+            "Port of rank 0's rendezvous store; the environment variable MASTER_PORT wins.", Range{1, 65535});
+    v.field("dist_interface", dist_interface,
+            "Network interface the ranks' Gloo connections use (e.g. eth0); empty: the address master_addr "
+            "resolves to when it is loopback, else this host's name (GLOO_SOCKET_IFNAME wins).");
+    v.field("dist_timeout_s", dist_timeout_s,
+            "Longest wait of a rank on the others (rendezvous and every collective); past it the rank stops "
+            "with an error naming the operation.",
+            Range{1, 86400});
   }
 };
 

@@ -16,6 +16,7 @@
 
 #include "actors/prompts.h"
 #include "actors/sampler.h"
+#include "core/config/loader.h"
 #include "core/data/rollout.h"
 #include "core/fs.h"
 #include "core/log.h"
@@ -333,6 +334,55 @@ TEST_F(RlReplay, TheCommandRunsAReplayAndRefusesAnotherRunInItsDirectory) {
   EXPECT_EQ(r.exit_code, 1);
   EXPECT_NE(r.output.find("rl.advantage: grpo -> rloo"), std::string::npos) << r.output;
   EXPECT_NE(r.output.find("rl.overwrite_output_dir"), std::string::npos) << r.output;
+}
+
+// learner/distributed.h: `rlvr learner --replay` on two data-parallel ranks (processes, Gloo on
+// loopback) ends with the weights of one rank on the same batches, for grpo with a KL term and for
+// gae (policy and critic gradients summed over the ranks); rank 0 alone writes the run directory.
+TEST_F(RlReplay, TwoRanksEndWithTheWeightsOfOneRank) {
+  for (const std::string advantage : {"grpo", "gae"}) {
+    SCOPED_TRACE(advantage);
+    TempDir a;
+    core::Config c = rl_config(a.path() + "/one", advantage);
+    c.rl.total_steps = 3;
+    c.run.threads = 1;
+    c.rl.checkpoint_every = 1;
+    const std::string one = a.write("one.yaml", core::config_to_yaml(c));
+    c.run.output_dir = a.path() + "/two";
+    const std::string two = a.write("two.yaml", core::config_to_yaml(c));
+    auto r = rlvr::testing::run_command(std::string(RLVR_BINARY) + " learner --config " + one + " --replay " + rollouts_);
+    ASSERT_EQ(r.exit_code, 0) << r.output;
+    fs::create_directories(a.path() + "/scratch");
+    auto ranks = rlvr::testing::run_ranks(std::string(RLVR_BINARY) + " learner --config " + two + " --replay " + rollouts_,
+                                          2, rlvr::testing::free_tcp_port(), a.path() + "/scratch");
+    ASSERT_EQ(ranks[0].exit_code, 0) << ranks[0].output;
+    ASSERT_EQ(ranks[1].exit_code, 0) << ranks[1].output;
+    const Weights w1 = policy_weights(a.path() + "/one/final"), w2 = policy_weights(a.path() + "/two/final");
+    const double moved = max_abs_diff(w1, policy_weights(sft_dir_));
+    EXPECT_GT(moved, 1e-4);
+    EXPECT_LT(max_abs_diff(w1, w2), 2e-5) << "moved " << moved;
+    if (advantage == "gae") {
+      auto c1 = core::load_critic(a.path() + "/one/final-critic"), c2 = core::load_critic(a.path() + "/two/final-critic");
+      EXPECT_LT(max_abs_diff(weights_of(*c1), weights_of(*c2)), 2e-5);
+    }
+    // The same metrics, written once.
+    auto rows = [](const std::string& path) {
+      std::vector<nlohmann::json> out;
+      std::istringstream in(core::read_file(path));
+      for (std::string line; std::getline(in, line);) {
+        if (!line.empty()) out.push_back(nlohmann::json::parse(line));
+      }
+      return out;
+    };
+    auto m1 = rows(a.path() + "/one/metrics.jsonl"), m2 = rows(a.path() + "/two/metrics.jsonl");
+    ASSERT_EQ(m1.size(), 3u);
+    ASSERT_EQ(m2.size(), 3u);
+    for (const char* key : {"loss/policy", "clip/low_fraction", "ratio/max", "kl/k3", "samples/trained"}) {
+      if (!m1[2].contains(key)) continue;
+      EXPECT_NEAR(m1[2][key].get<double>(), m2[2][key].get<double>(), 1e-5) << key;
+    }
+    EXPECT_TRUE(fs::exists(a.path() + "/two/logs/rank-1.log"));
+  }
 }
 
 }  // namespace
