@@ -205,6 +205,24 @@ TEST_F(LiveRl, LaunchTrainsWithTwoActorsAndTheAccountingBalances) {
   EXPECT_GT(jsonl(run_dir() + "/metrics.jsonl").back()["learner/busy_fraction"].get<double>(), 0.0);
 }
 
+// learner.world_size 2: `rlvr launch` starts two learner ranks (learner/distributed.h); rank 0
+// serves the actors and sends rank 1 every step's samples; both end after the same steps.
+TEST_F(LiveRl, TwoLearnerRanksTrainWithTheActorsAndEndTogether) {
+  const std::string cfg = write_config("");
+  Proc launch(rlvr_ + " launch --config " + cfg + " --set rl.total_steps=8 --set learner.world_size=2" +
+                  " --set learner.master_port=" + std::to_string(rlvr::testing::free_tcp_port()) +
+                  " --set learner.dist_timeout_s=60",
+              dir_.path() + "/launch.log");
+  ASSERT_EQ(launch.wait(std::chrono::seconds(240)), 0) << slurp(dir_.path() + "/launch.log");
+  auto summary = nlohmann::json::parse(core::read_file(run_dir() + "/summary.json"));
+  EXPECT_EQ(summary["steps"], 8);
+  EXPECT_TRUE(summary["accounting"]["balanced"].get<bool>()) << summary.dump(2);
+  const std::string log = slurp(dir_.path() + "/launch.log");
+  EXPECT_NE(log.find("learner rank 1: done after 8 steps"), std::string::npos) << log;
+  EXPECT_NE(slurp(run_dir() + "/logs/rank-1.log").find("learner rank 1: done after 8 steps"), std::string::npos);
+  EXPECT_EQ(jsonl(run_dir() + "/metrics.jsonl").size(), 8u) << "rank 0 alone writes metrics";
+}
+
 // The actors' heartbeats carry their generating/waiting time and their weights fetch time into
 // the learner's metrics (heartbeats every 50 ms here, so several arrive within the run).
 TEST_F(LiveRl, ActorHeartbeatsReportGeneratingTimeAndWeightsFetchTime) {
