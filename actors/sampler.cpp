@@ -78,6 +78,26 @@ struct Sampler::Impl {
     return pieces[id];
   }
 
+  // The bytes the last of `ids` adds to the decoded completion, so that the text equals
+  // tokenizer->decode(ids, skip_special=true) as HF's batch_decode gives it: the cached piece of
+  // the id, or, for a decoder chain where a token's text depends on its position (Strip,
+  // Metaspace), the decoding of the last two ids beyond that of the one before.
+  std::string text_of_new_token(const std::vector<int32_t>& ids) {
+    const int32_t id = ids.back();
+    if (decode_by_token || ids.size() < 2) return piece(id);
+    const std::string& before = piece(ids[ids.size() - 2]);
+    if (before.empty()) return piece(id);  // a special token: nothing in front of this one
+    std::string both;
+    try {
+      both = tokenizer->decode({ids[ids.size() - 2], id}, /*skip_special=*/true);
+    } catch (const Error&) {
+      return piece(id);
+    }
+    if (both.compare(0, before.size(), before) == 0) return both.substr(before.size());
+    return piece(id);
+  }
+  bool decode_by_token = true;
+
   std::vector<Sample> generate(const std::vector<std::vector<int32_t>>& prompts, const SamplingParams& params,
                                int64_t policy_version, const GenerateHooks& hooks);
 };
@@ -92,6 +112,7 @@ Sampler::Sampler(std::shared_ptr<core::CausalLMImpl> model, const core::Tokenize
   impl_->tokenizer = tokenizer;
   impl_->options = options;
   if (tokenizer) {
+    impl_->decode_by_token = tokenizer->decodes_token_by_token();
     impl_->pieces.resize(static_cast<size_t>(tokenizer->vocab_size()));
     impl_->piece_known.assign(impl_->pieces.size(), 0);
   }
@@ -181,7 +202,7 @@ std::vector<Sample> Sampler::Impl::generate(const std::vector<std::vector<int32_
     }
     if (tokenizer) {
       const size_t old = s.text.size();
-      s.text += piece(c.token);
+      s.text += text_of_new_token(s.token_ids);
       size_t best = std::string::npos;
       for (const auto& stop : params.stop) {
         // A match must end in the new bytes; it may start in earlier tokens.

@@ -1309,6 +1309,13 @@ std::string Tokenizer::Impl::decode_chain(const std::vector<int32_t>& ids, bool 
   return out;
 }
 
+bool Tokenizer::decodes_token_by_token() const {
+  for (const auto& step : impl_->decoders) {
+    if (step.kind == DecStep::Kind::kStrip || step.kind == DecStep::Kind::kMetaspace) return false;
+  }
+  return true;
+}
+
 std::string Tokenizer::decode(const std::vector<int32_t>& ids, bool skip_special) const {
   for (int32_t id : ids) {
     if (id < 0 || id >= impl_->vocab_size) {

@@ -72,6 +72,10 @@ class Tokenizer {
   // has a Strip or Metaspace step. skip_special drops added tokens marked special. Throws
   // rlvr::Error for an id outside [0, vocab_size()) or an id no token has.
   std::string decode(const std::vector<int32_t>& ids, bool skip_special = false) const;
+  // True when decode(ids) is the concatenation of decode({id}) over the ids (byte-level files,
+  // and SentencePiece-style chains without Strip or Metaspace); false when a token's text depends
+  // on its position (Llama 2 / Mistral style: the first token loses its leading space).
+  bool decodes_token_by_token() const;
 
   // The id of a token as written in tokenizer.json (byte-level form, e.g. "Ġthe", or
   // SentencePiece form, e.g. "▁the", "<0x0A>") or of an added token's content; std::nullopt

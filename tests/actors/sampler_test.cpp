@@ -8,6 +8,7 @@
 #include <cmath>
 
 #include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
 
 #include "core/model/logprobs.h"
 #include "core/model/weights_blob.h"
@@ -240,6 +241,67 @@ TEST(Sampler, EosTokenStopsAndIsKeptInTokensButNotText) {
   EXPECT_EQ(stopped.token_ids.back(), eos);
   std::vector<int32_t> before(free_run.token_ids.begin(), free_run.token_ids.begin() + first);
   EXPECT_EQ(stopped.text, tok.decode(before, /*skip_special=*/true));
+}
+
+// A Llama-2-style tokenizer (SentencePiece BPE; decoder Replace + ByteFallback + Fuse + Strip):
+// a token's text depends on its position (the first token loses its leading space), so the
+// completion text is built in context and equals decode(completion ids), as HF's batch_decode.
+TEST(Sampler, TextEqualsTheDecodedIdsWhenTheDecoderStripsTheFirstSpace) {
+  const std::string meta = "\xE2\x96\x81";
+  nlohmann::json vocab = {{"<unk>", 0}, {"<s>", 1}, {"</s>", 2}};
+  for (int b = 0; b < 256; ++b) vocab[fmt::format("<0x{:02X}>", b)] = 3 + b;
+  int32_t next = 259;
+  for (const std::string w : {"a", "b", "c", "ab", "ca"}) {
+    vocab[w] = next++;
+    vocab[meta + w] = next++;
+  }
+  vocab[meta] = next++;
+  auto added = [](int id, const std::string& c) {
+    return nlohmann::json{{"id", id},          {"content", c},   {"single_word", false}, {"lstrip", false},
+                          {"rstrip", false},   {"normalized", false}, {"special", true}};
+  };
+  nlohmann::json j;
+  j["added_tokens"] = nlohmann::json::array({added(0, "<unk>"), added(1, "<s>"), added(2, "</s>")});
+  j["normalizer"] = {{"type", "Sequence"},
+                     {"normalizers", nlohmann::json::array({{{"type", "Prepend"}, {"prepend", meta}},
+                                      {{"type", "Replace"}, {"pattern", {{"String", " "}}}, {"content", meta}}})}};
+  j["pre_tokenizer"] = nullptr;
+  j["decoder"] = {{"type", "Sequence"},
+                  {"decoders", nlohmann::json::array({{{"type", "Replace"}, {"pattern", {{"String", meta}}}, {"content", " "}},
+                                {{"type", "ByteFallback"}},
+                                {{"type", "Fuse"}},
+                                {{"type", "Strip"}, {"content", " "}, {"start", 1}, {"stop", 0}}})}};
+  j["model"] = {{"type", "BPE"},  {"unk_token", "<unk>"}, {"fuse_unk", true},
+                {"byte_fallback", true}, {"vocab", vocab},
+                {"merges", nlohmann::json::array()}};
+  for (const auto& [l, r] : std::vector<std::pair<std::string, std::string>>{
+           {"a", "b"}, {"c", "a"}, {meta, "a"}, {meta, "b"}, {meta, "c"}, {meta, "ab"}, {meta, "ca"}}) {
+    j["model"]["merges"].push_back(nlohmann::json::array({l, r}));
+  }
+  auto tok = core::Tokenizer::from_json(j.dump(), "llama2-style.json");
+  ASSERT_FALSE(tok.decodes_token_by_token());
+  ASSERT_TRUE(core::Tokenizer::from_json(rlvr::testing::tiny_tokenizer_json(), "test").decodes_token_by_token());
+  ASSERT_EQ(tok.decode({vocab[meta + "ab"].get<int32_t>(), vocab[meta + "c"].get<int32_t>()}), "ab c");
+
+  auto model = tiny_model(5, tok.vocab_size());
+  SamplingParams p;
+  p.temperature = 1.0;
+  p.max_new_tokens = 12;
+  p.n = 4;
+  p.seed = 3;
+  p.stop_token_ids = {2};
+  auto samples = run(model, make_prompts(6, 21, tok.vocab_size()), p, {}, &tok);
+  int spaced = 0;  // samples with a space-led token after the first
+  for (const auto& s : samples) {
+    std::vector<int32_t> ids = s.token_ids;
+    if (s.finish_reason == FinishReason::kEos) ids.pop_back();
+    EXPECT_EQ(s.text, tok.decode(ids, /*skip_special=*/true));
+    for (size_t i = 1; i < ids.size(); ++i) {
+      const auto t = tok.id_to_token(ids[i]);
+      spaced += t && t->rfind(meta, 0) == 0 && tok.decode({ids[i - 1]}, true) != "";
+    }
+  }
+  EXPECT_GT(spaced, 0) << "the samples must hold the case this test is about";
 }
 
 // A stop string made of the last byte of one token and the first byte of the next is found,
