@@ -14,6 +14,7 @@
 
 #include "core/error.h"
 #include "core/log.h"
+#include "learner/precision.h"
 
 namespace rlvr::learner {
 namespace {
@@ -231,6 +232,21 @@ void DataParallel::barrier(const std::string& what) {
   at::Tensor one = torch::ones({1}, torch::kLong);
   std::vector<at::Tensor> io{one};
   impl_->wait(impl_->pg->allreduce(io, c10d::AllreduceOptions{}), what, rank());
+}
+
+void use_rank0_precision(Precision& precision, DataParallel* dp) {
+  if (dp == nullptr) return;
+  at::Tensor t = torch::tensor({precision.autocast ? int64_t{1} : int64_t{0},
+                                static_cast<int64_t>(precision.autocast_dtype)}, torch::kLong);
+  dp->broadcast_({t}, "rank 0's precision");
+  const bool autocast = t[0].item<int64_t>() != 0;
+  const auto dtype = static_cast<c10::ScalarType>(t[1].item<int64_t>());
+  if (autocast != precision.autocast || (autocast && dtype != precision.autocast_dtype)) {
+    precision.autocast = autocast;
+    precision.autocast_dtype = dtype;
+    precision.why += "; rank 0 chose otherwise, and every rank follows rank 0";
+    RLVR_LOG_WARN("learner rank {}: using rank 0's precision {}", dp->rank(), precision.describe());
+  }
 }
 
 std::unique_ptr<DataParallel> join_data_parallel(const core::Config& config) {

@@ -86,6 +86,11 @@ class DataParallel {
   std::unique_ptr<Impl> impl_;
 };
 
+// Makes every rank use rank 0's precision choice (run.dtype auto probes the CPU on each rank, and
+// ranks on different hosts may differ). No-op when `dp` is null.
+struct Precision;
+void use_rank0_precision(Precision& precision, DataParallel* dp);
+
 // A DataParallel for `config` when its world size (config or environment) is > 1, else null.
 std::unique_ptr<DataParallel> join_data_parallel(const core::Config& config);
 

@@ -206,6 +206,7 @@ RlLearner::RlLearner(const core::Config& config, int64_t total_steps, DataParall
                "rl.rewards.scales[{}].dataset: '{}' appears twice", i, sc.dataset);
   }
   m.precision = resolve_precision(config.run);
+  use_rank0_precision(m.precision, dp);
   m.tokenizer_path = config.model.tokenizer.empty() ? config.model.path + "/tokenizer.json" : config.model.tokenizer;
   try {
     m.policy = core::load_causal_lm(config.model.path, m.precision.device, c10::kFloat);

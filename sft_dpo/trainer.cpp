@@ -307,7 +307,8 @@ TrainResult run(const core::Config& config) {
     }
   }
   learner::seed_and_threads(config.run.seed, config.run.threads);
-  const learner::Precision precision = learner::resolve_precision(config.run);
+  learner::Precision precision = learner::resolve_precision(config.run);
+  learner::use_rank0_precision(precision, dp);
   RLVR_LOG_INFO("rlvr train: run '{}', mode {} on {}{}, output {}", config.run.name, tc.mode, precision.describe(),
                 dp ? fmt::format(", learner rank {} of {}", dp->rank(), dp->world_size()) : "", out_dir);
   if (plan.unverified) {

@@ -19,7 +19,7 @@ struct RunConfig {
   std::string output_dir = "runs/run";
   int64_t seed = 1;
   std::string device = "cpu";
-  std::string dtype = "float32";
+  std::string dtype = "auto";
   int64_t threads = 0;
   std::string log_level = "info";
 
@@ -32,8 +32,11 @@ struct RunConfig {
     v.field("seed", seed, "Seed for every random number generator of the run.", at_least(0));
     v.choice("device", device, {"cpu", "cuda"},
              "Device for model compute; cuda needs a CUDA build of LibTorch.");
-    v.choice("dtype", dtype, {"float32", "bfloat16", "float16"},
-             "Compute dtype of model weights and activations.");
+    v.choice("dtype", dtype, {"auto", "float32", "bfloat16", "float16"},
+             "Compute dtype of training: master weights stay float32; bfloat16/float16 run matmuls under "
+             "autocast (CPU: bfloat16 only). auto: bfloat16 autocast on cuda, and on a CPU with native bf16 "
+             "(AMX or AVX512-BF16) where a matmul probe finds it faster; float32 elsewhere. The environment "
+             "variable RLVR_CPU_BF16=on|off overrides the CPU's detection (docs/TRAINING.md).");
     v.field("threads", threads, "Intra-op CPU threads; 0 uses every core.", at_least(0));
     v.choice("log_level", log_level, {"trace", "debug", "info", "warn", "error", "off"},
              "Console and log-file verbosity.");
