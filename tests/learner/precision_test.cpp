@@ -6,6 +6,7 @@
 
 #include <cstdlib>
 #include <fstream>
+#include <optional>
 #include <sstream>
 
 #include <gtest/gtest.h>
@@ -22,14 +23,19 @@ namespace {
 
 using rlvr::testing::error_message;
 
-// Sets an environment variable for the scope.
+// Sets (or with nullptr unsets) an environment variable for the scope, then restores it.
 struct ScopedEnv {
   std::string name;
+  std::optional<std::string> previous;
   ScopedEnv(const char* n, const char* v) : name(n) {
+    if (const char* old = std::getenv(n)) previous = old;
     if (v) ::setenv(n, v, 1);
     else ::unsetenv(n);
   }
-  ~ScopedEnv() { ::unsetenv(name.c_str()); }
+  ~ScopedEnv() {
+    if (previous) ::setenv(name.c_str(), previous->c_str(), 1);
+    else ::unsetenv(name.c_str());
+  }
 };
 
 TEST(CpuPrecision, AutoPicksBf16OnlyWhereTheProbeFindsItFaster) {
@@ -100,6 +106,7 @@ TEST(CpuPrecision, TheProbeMeasuresBothDtypes) {
 
 TEST(ResolvePrecision, WhatEachDtypeGivesOnTheCpu) {
   core::init_logging("warn");
+  ASSERT_STREQ(std::getenv("RLVR_CPU_BF16"), "off") << "tests/test_env.cpp sets it for every test";
   core::RunConfig run;
   EXPECT_EQ(run.dtype, "auto") << "the default";
   run.dtype = "float32";
