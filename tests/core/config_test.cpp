@@ -94,7 +94,7 @@ TEST(Config, OutOfRangeNamesRange) {
 
 TEST(Config, ChoiceListsAllowedValues) {
   EXPECT_EQ(error_message([] { load_text("run:\n  dtype: bfloat61\n"); }),
-            "test.yaml:2:10: run.dtype: 'bfloat61' is not one of: float32, bfloat16, float16; "
+            "test.yaml:2:10: run.dtype: 'bfloat61' is not one of: auto, float32, bfloat16, float16; "
             "did you mean 'bfloat16'?");
   EXPECT_EQ(error_message([] { load_text("run:\n  device: tpu-v5-pod\n"); }),
             "test.yaml:2:11: run.device: 'tpu-v5-pod' is not one of: cpu, cuda");
