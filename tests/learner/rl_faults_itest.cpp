@@ -417,13 +417,21 @@ TEST_F(RlFaults, ANetworkCutLongerThanTheHeartbeatTimeoutIsSurvived) {
 // (rl.rewards.skip_verifier_errors). The run goes on and finishes.
 TEST_F(RlFaults, AVerifierThatHangsOrCrashesScoresAnErrorAndTheRunGoesOn) {
   const std::string counter = dir_.path() + "/verifier.count";
-  const std::string script = dir_.write("flaky_verifier.py", R"(import json, os, sys, time
+  // The count is read and written under an exclusive lock: the verifier pool runs several of
+  // these processes at once, and without the lock two of them could take the same number.
+  const std::string script = dir_.write("flaky_verifier.py", R"(import fcntl, json, os, sys, time
 counter = sys.argv[1]
 for line in sys.stdin:
     request = json.loads(line)
-    n = (int(open(counter).read()) if os.path.exists(counter) else 0) + 1
-    with open(counter, "w") as f:
+    with open(counter, "a+") as f:
+        fcntl.flock(f, fcntl.LOCK_EX)
+        f.seek(0)
+        text = f.read()
+        n = (int(text) if text else 0) + 1
+        f.seek(0)
+        f.truncate()
         f.write(str(n))
+        f.flush()
     if n % 7 == 1:
         time.sleep(3600)  # hang: the verifier times out
     if n % 7 == 4:
