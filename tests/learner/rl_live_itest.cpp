@@ -428,15 +428,27 @@ TEST_F(LiveRl, InFlightUpdatesRecordTwoVersionsInOneSample) {
                   "--set actors.count=1 --set rl.checkpoint_every=0",
               dir_.path() + "/launch.log");
   ASSERT_EQ(launch.wait(std::chrono::seconds(180)), 0) << slurp(dir_.path() + "/launch.log");
-  int spanning = 0;
+  int spanning = 0, samples = 0, length_max = 0;
+  double length_sum = 0;
+  std::map<int64_t, int> first_version;  // samples by the version of their first token
   for (const auto& r : jsonl(run_dir() + "/rollouts.jsonl")) {
     std::set<int64_t> versions(r["versions"].begin(), r["versions"].end());
+    const int length = static_cast<int>(r["completion_ids"].size());
+    ++samples;
+    length_sum += length;
+    length_max = std::max(length_max, length);
+    ++first_version[r["versions"][0].get<int64_t>()];
     if (versions.size() > 1) {
       ++spanning;
       EXPECT_EQ(r["versions"].size(), r["completion_ids"].size()) << "one version per token";
     }
   }
-  EXPECT_GT(spanning, 0) << "no sample spanned a weight update; " << slurp(dir_.path() + "/launch.log");
+  std::string by_version;
+  for (const auto& [v, n] : first_version) by_version += fmt::format(" v{}:{}", v, n);
+  EXPECT_GT(spanning, 0) << "no sample spanned a weight update; " << samples << " samples, completion length mean "
+                         << (samples ? length_sum / samples : 0) << " max " << length_max
+                         << ", samples by first version:" << by_version << "\n"
+                         << slurp(dir_.path() + "/launch.log");
   expect_staleness_bound(run_dir(), 31);
 }
 
