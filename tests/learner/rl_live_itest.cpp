@@ -417,15 +417,18 @@ TEST_F(LiveRl, AKilledLearnerResumesFromItsCheckpointAndTheActorReconnects) {
 }
 
 TEST_F(LiveRl, InFlightUpdatesRecordTwoVersionsInOneSample) {
-  // One actor generates 16 groups per generate() call (batch 64, 4 samples each, up to 180 tokens
-  // from the untrained model) and the credit window (max_staleness 31, one group per step) lets it
-  // start the next 16 while the learner trains on the last ones, one update per group: the
-  // samples of that call run across several updates.
+  // The actor generates one sample at a time (generation.batch_size 1) through calls of four
+  // groups (16 samples, ~2000 decode steps), and the learner trains four groups per step. Once the
+  // first call's results are in, the learner trains on them while the actor's next call runs; a
+  // step of this tiny model is several times shorter than such a call, so its update lands while
+  // a sample is being decoded. (Batch 64 with one group per step depended on the race: on a fast
+  // machine the model generated all its credit before the learner's first update, and every later
+  // call, one group at batch 4, ended before the next update.)
   const std::string cfg = write_config("");
   Proc launch(rlvr_ + " launch --config " + cfg +
-                  " --set rl.update_mode=in_flight --set rl.max_staleness=31 --set rl.rollout_batch_size=4 "
-                  "--set rl.total_steps=40 --set generation.max_new_tokens=180 --set generation.batch_size=64 "
-                  "--set actors.count=1 --set rl.checkpoint_every=0",
+                  " --set rl.update_mode=in_flight --set rl.max_staleness=7 --set rl.rollout_batch_size=16 "
+                  "--set rl.total_steps=10 --set generation.max_new_tokens=180 --set generation.batch_size=1 "
+                  "--set actors.units_per_request=4 --set actors.count=1 --set rl.checkpoint_every=0",
               dir_.path() + "/launch.log");
   ASSERT_EQ(launch.wait(std::chrono::seconds(180)), 0) << slurp(dir_.path() + "/launch.log");
   int spanning = 0, samples = 0, length_max = 0;
@@ -449,7 +452,7 @@ TEST_F(LiveRl, InFlightUpdatesRecordTwoVersionsInOneSample) {
                          << (samples ? length_sum / samples : 0) << " max " << length_max
                          << ", samples by first version:" << by_version << "\n"
                          << slurp(dir_.path() + "/launch.log");
-  expect_staleness_bound(run_dir(), 31);
+  expect_staleness_bound(run_dir(), 7);
 }
 
 TEST_F(LiveRl, GarbageOnTheEndpointIsDroppedAndCountedAndTheRunGoesOn) {
