@@ -4,6 +4,7 @@
 // bfloat16 with a loss and gradients close to float32's.
 #include "learner/precision.h"
 
+#include <cmath>
 #include <cstdlib>
 #include <fstream>
 #include <optional>
@@ -174,6 +175,70 @@ TEST(AutocastGuard, CpuBf16RunsTheMatmulsInBf16AndTheLossStaysClose) {
     den += r32.second[i].pow(2).sum().item<double>();
   }
   EXPECT_LT(std::sqrt(num / den), 0.05) << "relative gradient difference";
+}
+
+// A packed batch as SFT packing makes it: two segments, then right padding. A padding query sees
+// no key at all; under bf16 autocast its row of scores used to become -inf everywhere (float32's
+// lowest mask value added to bf16 scores) and the softmax NaN, so the loss was NaN at step 1.
+TEST(AutocastGuard, CpuBf16PackedBatchWithPaddingStaysFinite) {
+  core::init_logging("warn");
+  torch::manual_seed(4);
+  auto model = rlvr::testing::tiny_model(5, 320);
+  const int64_t T = 20;
+  at::Tensor tokens = torch::randint(4, 320, {2, T}, torch::kLong);
+  core::ForwardOptions opts;
+  opts.attention_mask = torch::ones({2, T}, torch::kLong);
+  opts.attention_mask.narrow(1, 14, T - 14).zero_();  // 6 padding tokens per row
+  opts.segment_ids = torch::zeros({2, T}, torch::kLong);
+  opts.segment_ids.narrow(1, 7, 7).fill_(1);
+  opts.segment_ids.narrow(1, 14, T - 14).fill_(2);
+  auto run = [&](const Precision& prec) {
+    model->zero_grad();
+    at::Tensor logits;
+    {
+      AutocastGuard guard(prec);
+      logits = model->forward(tokens, opts);
+    }
+    at::Tensor lf = logits.to(torch::kFloat);
+    // Every position enters the sum (padding's weight 0), as a masked loss does.
+    at::Tensor weight = opts.attention_mask.to(torch::kFloat).unsqueeze(2);
+    at::Tensor loss = (torch::log_softmax(lf, -1) * weight).sum() / weight.sum();
+    loss.backward();
+    at::Tensor grad_norm = torch::zeros({});
+    for (auto& p : model->parameters()) grad_norm = grad_norm + p.grad().pow(2).sum();
+    return std::make_tuple(lf.detach(), loss.item<double>(), grad_norm.item<double>());
+  };
+  Precision fp32;
+  Precision bf16;
+  bf16.autocast = true;
+  bf16.autocast_dtype = c10::kBFloat16;
+  auto [logits32, loss32, g32] = run(fp32);
+  auto [logits16, loss16, g16] = run(bf16);
+  EXPECT_TRUE(torch::isfinite(logits16).all().item<bool>()) << "padding positions included";
+  EXPECT_TRUE(std::isfinite(loss16));
+  EXPECT_TRUE(std::isfinite(g16));
+  at::Tensor real = opts.attention_mask.to(torch::kBool);
+  const double diff = (logits16 - logits32).abs().index({real}).max().item<double>();
+  const double scale = logits32.abs().index({real}).max().item<double>();
+  EXPECT_LT(diff, 0.05 * scale) << "real positions close to float32";
+  EXPECT_NEAR(loss16, loss32, 0.02 * std::abs(loss32));
+  EXPECT_NEAR(g16, g32, 0.1 * g32);
+}
+
+// bf16 weights without autocast (the generation path): padding rows stay finite too.
+TEST(AutocastGuard, Bf16WeightsPaddedBatchStaysFinite) {
+  torch::manual_seed(5);
+  auto model = rlvr::testing::tiny_model(5, 320);
+  model->to(torch::kBFloat16);
+  at::Tensor tokens = torch::randint(4, 320, {2, 12}, torch::kLong);
+  core::ForwardOptions opts;
+  opts.attention_mask = torch::ones({2, 12}, torch::kLong);
+  opts.attention_mask.narrow(1, 0, 5).zero_();  // left padding
+  opts.segment_ids = torch::zeros({2, 12}, torch::kLong);
+  torch::NoGradGuard no_grad;
+  at::Tensor logits = model->forward(tokens, opts);
+  EXPECT_EQ(logits.scalar_type(), c10::kBFloat16);
+  EXPECT_TRUE(torch::isfinite(logits.to(torch::kFloat)).all().item<bool>());
 }
 
 }  // namespace
