@@ -4,10 +4,12 @@
 Builds the decoder from a config.json (as transformers' modeling_llama.py eager attention does:
 RMSNorm, rotary embeddings, grouped-query causal attention, SwiGLU), then times full training
 steps (forward, masked cross-entropy sum / targets, backward, clip, AdamW) on random tokens.
-Prints one JSON line: {"tokens_per_second": ..., "step_seconds": ...}.
+Prints one JSON line: {"tokens_per_second": ..., "step_seconds": ...}. --dtype bfloat16 runs the
+forward and the loss under torch.autocast("cpu", dtype=torch.bfloat16), float32 master weights and
+AdamW, as a Python user turns on mixed precision.
 
     /usr/bin/python3 tools/bench_sft.py --config configs/bench/tiny.json \
-        --batch 4 --seq 256 --steps 5 --warmup 2 --threads 2
+        --batch 4 --seq 256 --steps 5 --warmup 2 --threads 2 [--dtype bfloat16]
 """
 import argparse
 import json
@@ -101,7 +103,9 @@ def main():
     ap.add_argument("--steps", type=int, default=5)
     ap.add_argument("--warmup", type=int, default=2)
     ap.add_argument("--threads", type=int, default=0)
+    ap.add_argument("--dtype", choices=["float32", "bfloat16"], default="float32")
     a = ap.parse_args()
+    autocast = a.dtype == "bfloat16"
     if a.threads > 0:
         torch.set_num_threads(a.threads)
     torch.manual_seed(0)
@@ -120,9 +124,10 @@ def main():
 
     def step():
         t0 = time.perf_counter()
-        logits = model(tokens)
-        loss = F.cross_entropy(logits.float().reshape(-1, logits.shape[-1]), labels.reshape(-1),
-                               ignore_index=-100, reduction="sum") / targets
+        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=autocast):
+            logits = model(tokens)
+            loss = F.cross_entropy(logits.float().reshape(-1, logits.shape[-1]), labels.reshape(-1),
+                                   ignore_index=-100, reduction="sum") / targets
         t1 = time.perf_counter()
         loss.backward()
         t2 = time.perf_counter()
@@ -145,7 +150,7 @@ def main():
     print(json.dumps({"tokens_per_second": a.batch * a.seq / dt, "step_seconds": dt,
                       "forward_seconds": phases[0] / a.steps, "backward_seconds": phases[1] / a.steps,
                       "optimizer_seconds": phases[2] / a.steps,
-                      "torch": torch.__version__, "threads": torch.get_num_threads()}))
+                      "torch": torch.__version__, "threads": torch.get_num_threads(), "dtype": a.dtype}))
 
 
 if __name__ == "__main__":
