@@ -92,7 +92,13 @@ void ThreadPool::parallel_for(size_t n, const std::function<void(size_t)>& fn) {
   run();
   std::unique_lock<std::mutex> lock(st->mu);
   st->cv.wait(lock, [&] { return st->settled.load() == n; });
-  if (st->error) std::rethrow_exception(st->error);
+  // Take the exception out of the shared state: a helper task may drop the last reference to
+  // `st` after this call returned, and the exception object must not be freed on that thread
+  // while the caller still reads it (ThreadSanitizer saw that hand-off only through libstdc++'s
+  // uninstrumented exception refcount and reported a race).
+  std::exception_ptr error = std::move(st->error);
+  st->error = nullptr;
+  if (error) std::rethrow_exception(error);
 }
 
 }  // namespace rlvr::verifiers
