@@ -6,8 +6,8 @@
 #include <optional>
 
 #include "core/error.h"
+#include "core/fs.h"
 #include "core/log.h"
-#include "sft_dpo/reference_cache.h"
 
 namespace rlvr::sft_dpo {
 
@@ -300,9 +300,9 @@ PreferenceDataset load_preference_mix(const std::vector<DataSource>& sources, ui
 }
 
 std::string mix_identity(const std::vector<DataSource>& sources, uint64_t seed) {
-  if (whole_file_once(sources)) return hash_file(sources[0].path);
+  if (whole_file_once(sources)) return core::file_content_hash(sources[0].path);  // = hash_file()
   std::string out = fmt::format("seed={}", seed);
-  for (const auto& s : sources) out += fmt::format(";{}*{}*{}", hash_file(s.path), s.weight, s.rows);
+  for (const auto& s : sources) out += fmt::format(";{}*{}*{}", core::file_content_hash(s.path), s.weight, s.rows);
   return out;
 }
 
