@@ -13,6 +13,8 @@
 //   build/bench_sft --models configs/bench/tiny.json,configs/bench/small.json  (the default)
 //                   --batch 4 --seq 256 --steps 5 --warmup 2 --threads 2
 //                   --dtypes float32,bfloat16 [--profile DIR]   (one line)
+// --phases also prints the step's forward / backward / optimizer split for both sides and the
+// AdamW update alone (rlvr's fused one vs LibTorch's torch::optim::AdamW on the same parameters).
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
@@ -139,6 +141,44 @@ double rlvr_tokens_per_second(const std::string& path, const Params& p, const st
   return static_cast<double>(p.batch * p.seq) / dt;
 }
 
+// The optimizer alone on the model's parameters (random gradients, no clipping): rlvr's
+// learner::Optimizer (fused AdamW) vs LibTorch's torch::optim::AdamW, the best of `reps` steps
+// each, interleaved. Returns {rlvr ms, LibTorch ms}.
+std::pair<double, double> adamw_ms(const std::string& path, int reps) {
+  rlvr::core::TransformerConfig cfg = rlvr::core::load_transformer_config(path);
+  rlvr::core::CausalLM model(cfg);
+  model->init_weights(0);
+  std::vector<std::pair<std::string, at::Tensor>> named;
+  std::vector<at::Tensor> copies;
+  for (const auto& item : model->named_parameters()) {
+    named.emplace_back(item.key(), item.value());
+    copies.push_back(item.value().detach().clone().set_requires_grad(true));
+  }
+  rlvr::core::OptimConfig oc;
+  oc.learning_rate = 1e-4;
+  oc.weight_decay = 0.01;
+  oc.max_grad_norm = 0;
+  oc.lr_scheduler = "constant";
+  rlvr::learner::Optimizer ours(named, oc, 1000);
+  torch::optim::AdamW theirs(copies, torch::optim::AdamWOptions(1e-4).weight_decay(0.01));
+  using Clock = std::chrono::steady_clock;
+  double best_ours = 1e30, best_theirs = 1e30;
+  for (int r = 0; r < reps; ++r) {
+    for (size_t i = 0; i < named.size(); ++i) {
+      named[i].second.mutable_grad() = torch::randn_like(named[i].second) * 1e-3;
+      copies[i].mutable_grad() = named[i].second.grad().clone();
+    }
+    auto a = Clock::now();
+    ours.step();
+    auto b = Clock::now();
+    theirs.step();
+    auto c = Clock::now();
+    best_ours = std::min(best_ours, std::chrono::duration<double>(b - a).count());
+    best_theirs = std::min(best_theirs, std::chrono::duration<double>(c - b).count());
+  }
+  return {1e3 * best_ours, 1e3 * best_theirs};
+}
+
 double python_tokens_per_second(const std::string& path, const Params& p, const std::string& dtype) {
   std::string cmd = fmt::format("{} {} --config {} --batch {} --seq {} --steps {} --warmup {} --threads {} --dtype {}",
                                 p.python, p.script, path, p.batch, p.seq, p.steps, p.warmup, p.threads, dtype);
@@ -202,6 +242,11 @@ int main(int argc, char** argv) {
     std::string path;
     while (std::getline(ss, path, ',')) {
       const double fpt = flops_per_token(rlvr::core::load_transformer_config(path), p.seq);
+      if (p.phases) {
+        const auto [ours_ms, theirs_ms] = adamw_ms(path, 5);
+        std::fprintf(stderr, "%s: AdamW step alone (best of 5): rlvr fused %.1f ms, torch::optim::AdamW %.1f ms\n",
+                     path.c_str(), ours_ms, theirs_ms);
+      }
       double eager_fp32 = 0;
       for (const auto& dtype : dtypes) {
         const double ours = rlvr_tokens_per_second(path, p, dtype);
