@@ -233,7 +233,7 @@ OptimizerStepStats Optimizer::step(int64_t schedule_step) {
           continue;
         }
         st.step(st.step() + 1);
-        const auto [beta1, beta2] = o.betas();
+        const double beta1 = std::get<0>(o.betas()), beta2 = std::get<1>(o.betas());  // no structured binding: C++17 lambdas cannot capture one
         AT_DISPATCH_FLOATING_TYPES(p.scalar_type(), "adamw_update", [&] {
           adamw_update<scalar_t>(p.data_ptr<scalar_t>(), p.grad().data_ptr<scalar_t>(),
                                  st.exp_avg().data_ptr<scalar_t>(), st.exp_avg_sq().data_ptr<scalar_t>(), p.numel(),
