@@ -627,7 +627,21 @@ TEST_F(RlFaults, EightActorsPushingAtOneLearnerKeepItsMemoryBoundedAndLoseNothin
   }
   EXPECT_GE(most, window - groups_per_step_);
   ASSERT_GT(rss_first_step_kb, 0);
-  EXPECT_LE(hwm_kb, rss_first_step_kb + 64 * 1024)
+  // Under AddressSanitizer freed memory waits in ASan's quarantine (quarantine_size_mb, 256 MB by
+  // default) before it is reused, so the learner's RSS grows by up to that much without a leak
+  // (the full sanitizer build measured +217 MB).
+#if defined(__SANITIZE_ADDRESS__)
+  constexpr int64_t kQuarantineKb = 256 * 1024;
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+  constexpr int64_t kQuarantineKb = 256 * 1024;
+#else
+  constexpr int64_t kQuarantineKb = 0;
+#endif
+#else
+  constexpr int64_t kQuarantineKb = 0;
+#endif
+  EXPECT_LE(hwm_kb, rss_first_step_kb + 64 * 1024 + kQuarantineKb)
       << "learner RSS after step 1: " << rss_first_step_kb << " kB, peak " << hwm_kb << " kB";
   std::printf("learner RSS after step 1 %lld kB, peak (VmHWM) %lld kB\n",
               static_cast<long long>(rss_first_step_kb), static_cast<long long>(hwm_kb));
