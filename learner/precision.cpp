@@ -58,13 +58,16 @@ Precision resolve_precision(const core::RunConfig& run) {
     CpuPrecisionChoice c =
         choose_cpu_precision(caps.native(), [] { return core::probe_bf16_matmul(); }, env ? env : "");
     const bool forced = env != nullptr && *env != '\0';
-    // Held back until fixed: under CPU bf16 autocast the tiny pipeline's packed SFT gives a NaN
-    // loss at its first step (found 2026-12-01), so auto keeps float32 unless RLVR_CPU_BF16=on.
+    // Held back: on the one AVX512-BF16 machine measured (AMD EPYC Zen 4, 2026-12-01) the matmul
+    // probe finds bf16 7-12x faster, but a `small` SFT step under bf16 autocast ran at 0.77-1.30x
+    // of float32's from one run to the next (bench_sft --dtypes, docs/BENCHMARKS.md "SFT"): the
+    // probe does not predict the step, so auto keeps float32 on the CPU unless RLVR_CPU_BF16=on.
     p.autocast = c.bf16 && forced;
     if (p.autocast) p.autocast_dtype = c10::kBFloat16;
     p.why = fmt::format("run.dtype auto, CPU bf16 instructions: {}; {}{}", caps.describe(), c.why,
-                        c.bf16 && !forced ? "; bf16 autocast on the CPU is held back (a NaN loss in packed SFT, "
-                                            "not yet fixed), so float32"
+                        c.bf16 && !forced ? "; CPU bf16 autocast is held back (a bf16 training step measured 0.77-1.30x "
+                                            "of float32 where the matmul probe found bf16 7-12x faster), so "
+                                            "float32"
                                           : "");
   }
   RLVR_LOG_INFO("precision: {} ({})", p.describe(), p.why);
