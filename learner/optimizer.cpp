@@ -12,6 +12,7 @@
 #include <torch/torch.h>
 
 #include "core/error.h"
+#include "core/model/ops.h"
 
 namespace rlvr::learner {
 
@@ -82,10 +83,6 @@ __attribute__((target("avx2,fma"))) void adamw_range_avx2(float* __restrict p, c
   }
   adamw_range<float>(p, g, m, v, i, end, s);
 }
-bool has_avx2_fma() {
-  static const bool yes = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
-  return yes;
-}
 #endif
 
 template <typename T>
@@ -104,7 +101,7 @@ void adamw_update(T* p, const T* g, T* m, T* v, int64_t n, double lr, double bet
   at::parallel_for(0, n, 1 << 15, [&](int64_t begin, int64_t end) {
 #if defined(__x86_64__) && defined(__GNUC__)
     if constexpr (std::is_same_v<T, float>) {
-      if (has_avx2_fma()) return adamw_range_avx2(p, g, m, v, begin, end, s);
+      if (core::detail::cpu_has_avx2_fma()) return adamw_range_avx2(p, g, m, v, begin, end, s);
     }
 #endif
     adamw_range<T>(p, g, m, v, begin, end, s);
@@ -182,6 +179,12 @@ OptimizerStepStats Optimizer::step(int64_t schedule_step) {
   for (auto& p : impl_->all) {
     if (p.grad().defined()) with_grad.push_back(p);
   }
+  // The squared global norm on float64 copies: the figure the error reports for a non-finite norm.
+  auto float64_sq_norm = [&] {
+    double sq = 0;
+    for (auto& p : with_grad) sq += p.grad().to(torch::kFloat64).pow(2).sum().item<double>();
+    return sq;
+  };
   auto non_finite = [&](double norm) {
     return Error(fmt::format("optimizer step {}: the gradient norm is {}{}; expected finite gradients. The step "
                              "was not applied (weights and optimizer state unchanged)",
@@ -194,9 +197,7 @@ OptimizerStepStats Optimizer::step(int64_t schedule_step) {
       stats.grad_norm = torch::nn::utils::clip_grad_norm_(with_grad, impl_->config.max_grad_norm,
                                                           /*norm_type=*/2.0, /*error_if_nonfinite=*/true);
     } catch (const c10::Error&) {
-      double sq = 0;
-      for (auto& p : with_grad) sq += p.grad().to(torch::kFloat64).pow(2).sum().item<double>();
-      throw non_finite(std::sqrt(sq));
+      throw non_finite(std::sqrt(float64_sq_norm()));
     }
   } else if (!with_grad.empty()) {
     torch::NoGradGuard no_grad;
@@ -208,10 +209,7 @@ OptimizerStepStats Optimizer::step(int64_t schedule_step) {
       const double n = p.grad().norm().item<double>();
       sq += n * n;
     }
-    if (!std::isfinite(sq)) {
-      sq = 0;
-      for (auto& p : with_grad) sq += p.grad().to(torch::kFloat64).pow(2).sum().item<double>();
-    }
+    if (!std::isfinite(sq)) sq = float64_sq_norm();
     stats.grad_norm = std::sqrt(sq);
     if (!std::isfinite(stats.grad_norm)) throw non_finite(stats.grad_norm);
   }

@@ -75,12 +75,16 @@ __attribute__((target("avx2,fma"))) void gemm_rows_avx2(const float* x, int64_t 
   }
 }
 
-bool has_avx2() {
+}  // namespace
+
+bool cpu_has_avx2_fma() {
+#if defined(__x86_64__) && defined(__GNUC__)
   static const bool ok = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
   return ok;
+#else
+  return false;
+#endif
 }
-
-}  // namespace
 
 void set_streaming_linear_enabled(bool enabled) { g_streaming_enabled.store(enabled); }
 bool streaming_linear_enabled() { return g_streaming_enabled.load(); }
@@ -107,7 +111,7 @@ at::Tensor linear(const at::Tensor& x, const at::Tensor& w, const at::Tensor& b)
   float* yp = y.data_ptr<float>();
   // Each task streams at least ~256 KB of weights so thread hand-off stays cheap.
   const int64_t grain = std::max<int64_t>(16, (int64_t{64} * 1024) / std::max<int64_t>(K, 1));
-  const bool avx2 = has_avx2();
+  const bool avx2 = cpu_has_avx2_fma();
   at::parallel_for(0, N, grain, [&](int64_t n0, int64_t n1) {
     if (avx2) {
       gemm_rows_avx2(xp, M, K, wp, bp, yp, N, n0, n1);

@@ -26,4 +26,8 @@ at::Tensor linear(const at::Tensor& x, const at::Tensor& w, const at::Tensor& b)
 void set_streaming_linear_enabled(bool enabled);
 bool streaming_linear_enabled();
 
+// Whether this CPU has AVX2 and FMA (for kernels compiled with target("avx2,fma"), chosen at
+// run time; also learner/optimizer.cpp's AdamW). False on other architectures.
+bool cpu_has_avx2_fma();
+
 }  // namespace rlvr::core::detail
