@@ -8,6 +8,7 @@
 #include <mutex>
 #include <system_error>
 #include <thread>
+#include <utility>
 
 #include <boost/asio/post.hpp>
 #include <boost/asio/thread_pool.hpp>
@@ -96,8 +97,7 @@ void ThreadPool::parallel_for(size_t n, const std::function<void(size_t)>& fn) {
   // `st` after this call returned, and the exception object must not be freed on that thread
   // while the caller still reads it (ThreadSanitizer saw that hand-off only through libstdc++'s
   // uninstrumented exception refcount and reported a race).
-  std::exception_ptr error = std::move(st->error);
-  st->error = nullptr;
+  std::exception_ptr error = std::exchange(st->error, nullptr);
   if (error) std::rethrow_exception(error);
 }
 

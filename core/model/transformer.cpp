@@ -165,18 +165,14 @@ at::Tensor AttentionImpl::forward(const at::Tensor& x, const AttentionContext& c
   // Grouped-query attention without repeating K/V: query heads h = kv * G + g share kv head kv.
   at::Tensor qg = q.reshape({B, KV, G * T, D});
   at::Tensor scores = at::matmul(qg, k.transpose(-1, -2)).mul_(1.0 / std::sqrt(static_cast<double>(D)));
-  at::Tensor probs;
-  if (scores.scalar_type() == at::kFloat) {
-    if (ctx.mask.defined()) scores.view({B, KV, G, T, S}).add_(ctx.mask);
-    probs = at::softmax(scores, -1);
-  } else {
-    // Low-precision scores (bf16/fp16 weights, or autocast's bf16 matmul beside a float32 mask):
-    // mask and softmax in float32. Adding float32's lowest to a bf16 tensor rounds to -inf, and a
-    // row with every key masked (a padding query of a packed batch) would turn into NaN.
-    at::Tensor s = scores.to(at::kFloat);
-    if (ctx.mask.defined()) s.view({B, KV, G, T, S}).add_(ctx.mask);
-    probs = at::softmax(s, -1).to(scores.scalar_type());
-  }
+  // Low-precision scores (bf16/fp16 weights, or autocast's bf16 matmul beside a float32 mask) are
+  // masked and softmaxed in float32: adding float32's lowest to a bf16 tensor rounds to -inf, and a
+  // row with every key masked (a padding query of a packed batch) would turn into NaN.
+  const bool low_precision = scores.scalar_type() != at::kFloat;
+  at::Tensor s = low_precision ? scores.to(at::kFloat) : scores;
+  if (ctx.mask.defined()) s.view({B, KV, G, T, S}).add_(ctx.mask);
+  at::Tensor probs = at::softmax(s, -1);
+  if (low_precision) probs = probs.to(scores.scalar_type());
   at::Tensor out = at::matmul(probs, v).view({B, H, T, D}).transpose(1, 2).reshape({B, T, H * D});
   return detail::linear(out, o_proj->weight, o_proj->bias);
 }
