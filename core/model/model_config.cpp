@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <map>
 #include <set>
 
 #include "core/error.h"
@@ -87,6 +88,24 @@ RopeScaling parse_rope_scaling(const json& r, const std::string& src) {
   RLVR_CHECK(out.type == "linear" || out.type == "dynamic" || out.type == "llama3" || out.type == "yarn",
              "{}: rope_scaling type '{}' is not supported; supported: default, linear, dynamic, llama3, yarn", src,
              out.type);
+  // Every key a type reads (transformers' rope validation lists the same); another key would be
+  // a setting rlvr silently ignores, so it is refused.
+  static const std::map<std::string, std::set<std::string>> known_keys = {
+      {"linear", {"factor"}},
+      {"dynamic", {"factor"}},
+      {"llama3", {"factor", "low_freq_factor", "high_freq_factor", "original_max_position_embeddings"}},
+      {"yarn",
+       {"factor", "original_max_position_embeddings", "attention_factor", "beta_fast", "beta_slow", "mscale",
+        "mscale_all_dim", "truncate"}}};
+  for (auto it = r.begin(); it != r.end(); ++it) {
+    if (it.key() == "rope_type" || it.key() == "type") continue;
+    const auto& keys = known_keys.at(out.type);
+    if (keys.count(it.key()) != 0) continue;
+    std::string expected;
+    for (const auto& k : keys) expected += (expected.empty() ? "" : ", ") + k;
+    throw Error(fmt::format("{}: rope_scaling.{} is not a setting of rope_scaling type '{}' (expected: {})", src,
+                            it.key(), out.type, expected));
+  }
   auto number = [&](const char* key, bool required, double fallback) {
     if (!r.contains(key) || r.at(key).is_null()) {
       RLVR_CHECK(!required, "{}: rope_scaling ({}) needs '{}'", src, out.type, key);
@@ -123,6 +142,13 @@ RopeScaling parse_rope_scaling(const json& r, const std::string& src) {
     RLVR_CHECK(out.beta_fast > 0 && out.beta_slow > 0, "{}: rope_scaling.beta_fast and beta_slow must be > 0", src);
     out.attention_factor = number("attention_factor", false, 0.0);
     RLVR_CHECK(out.attention_factor >= 0, "{}: rope_scaling.attention_factor must be >= 0", src);
+    out.mscale = number("mscale", false, 0.0);
+    out.mscale_all_dim = number("mscale_all_dim", false, 0.0);
+    if (r.contains("truncate") && !r.at("truncate").is_null()) {
+      RLVR_CHECK(r.at("truncate").is_boolean(), "{}: rope_scaling.truncate must be true or false, got {}", src,
+                 r.at("truncate").dump());
+      out.truncate = r.at("truncate").get<bool>();
+    }
   }
   return out;
 }

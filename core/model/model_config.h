@@ -26,7 +26,12 @@ struct RopeScaling {
   double high_freq_factor = 4.0;            // llama3
   int64_t original_max_position_embeddings = 0;  // llama3 (required), yarn (optional)
   double beta_fast = 32.0, beta_slow = 1.0;  // yarn
-  double attention_factor = 0.0;            // yarn; 0: 0.1 ln(factor) + 1
+  double attention_factor = 0.0;            // yarn; 0: from mscale / mscale_all_dim (below)
+  // yarn, as transformers: without attention_factor, when mscale and mscale_all_dim are both
+  // non-zero the cos/sin scale is m(factor, mscale) / m(factor, mscale_all_dim), else
+  // m(factor, 1), with m(s, k) = 0.1 k ln(s) + 1 (1 for s <= 1).
+  double mscale = 0.0, mscale_all_dim = 0.0;
+  bool truncate = true;                     // yarn: floor/ceil the correction range (default true)
   nlohmann::json json;                      // the object as given (null: none), written back unchanged
 };
 

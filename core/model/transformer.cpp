@@ -90,8 +90,13 @@ at::Tensor rope_inv_freq(const TransformerConfig& c, int64_t seq_len) {
     auto correction_dim = [&](double rotations) {
       return dim * std::log(context / (rotations * 2 * M_PI)) / (2 * std::log(c.rope_theta));
     };
-    const double low = std::max(0.0, std::floor(correction_dim(r.beta_fast)));
-    double high = std::min(dim - 1, std::ceil(correction_dim(r.beta_slow)));
+    double low = correction_dim(r.beta_fast), high = correction_dim(r.beta_slow);
+    if (r.truncate) {
+      low = std::floor(low);
+      high = std::ceil(high);
+    }
+    low = std::max(0.0, low);
+    high = std::min(dim - 1, high);
     if (low == high) high += 0.001;
     at::Tensor ramp = ((at::arange(D / 2, at::kLong).to(at::kFloat) - low) / (high - low)).clamp(0, 1);
     at::Tensor extrapolation = 1 - ramp;
@@ -107,7 +112,9 @@ double rope_attention_factor(const TransformerConfig& c) {
   const auto& r = c.rope_scaling;
   if (r.type != "yarn") return 1.0;
   if (r.attention_factor > 0) return r.attention_factor;
-  return r.factor <= 1 ? 1.0 : 0.1 * std::log(r.factor) + 1.0;
+  auto m = [&](double k) { return r.factor <= 1 ? 1.0 : 0.1 * k * std::log(r.factor) + 1.0; };
+  if (r.mscale != 0 && r.mscale_all_dim != 0) return m(r.mscale) / m(r.mscale_all_dim);
+  return m(1.0);
 }
 
 }  // namespace

@@ -73,7 +73,8 @@ TEST_P(ParityTest, LogitsMatchPythonReference) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Fixtures, ParityTest, ::testing::Values("llama-tiny", "qwen2-tiny", "qwen3-tiny", "mistral-tiny",
-                                                               "llama3-rope-tiny", "yarn-tiny", "linear-tiny"));
+                                                               "llama3-rope-tiny", "yarn-tiny", "yarn-original-tiny",
+                                                               "yarn-mscale-tiny", "linear-tiny"));
 
 // Dynamic NTK scaling depends on the length of the forward pass (its base grows once the sequence
 // passes max_position_embeddings), so only whole-sequence forwards are compared: a 50-token one
@@ -452,6 +453,21 @@ TEST(ModelConfig, RopeScalingTypesParseRoundTripAndRefuseWhatIsNotSupported) {
             "c.json: rope_scaling.factor must be a finite number, got \"2\"");
   EXPECT_EQ(error_message([&] { transformer_config_from_json(with(R"(,"rope_scaling":{"factor":2})"), "c.json"); }),
             "c.json: field 'rope_scaling' = {\"factor\":2} has no 'rope_type' (or 'type') string");
+  // DeepSeek-style yarn keys are read; a key no type reads is refused instead of ignored.
+  c = transformer_config_from_json(
+      with(R"(,"rope_scaling":{"rope_type":"yarn","factor":40,"mscale":0.707,"mscale_all_dim":1,"truncate":false,)"
+           R"("beta_fast":16,"original_max_position_embeddings":64})"),
+      "c.json");
+  EXPECT_DOUBLE_EQ(c.rope_scaling.mscale, 0.707);
+  EXPECT_DOUBLE_EQ(c.rope_scaling.mscale_all_dim, 1.0);
+  EXPECT_FALSE(c.rope_scaling.truncate);
+  EXPECT_EQ(error_message([&] { transformer_config_from_json(with(R"(,"rope_scaling":{"rope_type":"yarn","factor":4,"truncate":1})"), "c.json"); }),
+            "c.json: rope_scaling.truncate must be true or false, got 1");
+  EXPECT_EQ(error_message([&] { transformer_config_from_json(with(R"(,"rope_scaling":{"rope_type":"linear","factor":2,"mscale":1})"), "c.json"); }),
+            "c.json: rope_scaling.mscale is not a setting of rope_scaling type 'linear' (expected: factor)");
+  EXPECT_EQ(error_message([&] { transformer_config_from_json(with(R"(,"rope_scaling":{"rope_type":"yarn","factor":2,"short_factor":[1]})"), "c.json"); }),
+            "c.json: rope_scaling.short_factor is not a setting of rope_scaling type 'yarn' (expected: attention_factor, "
+            "beta_fast, beta_slow, factor, mscale, mscale_all_dim, original_max_position_embeddings, truncate)");
   // Mistral: a sliding window shorter than the context is refused; Qwen's unused one is kept.
   EXPECT_EQ(error_message([&] { transformer_config_from_json(with(R"(,"model_type":"mistral","sliding_window":256)"), "c.json"); }),
             "c.json: field 'sliding_window' is 256, shorter than max_position_embeddings 1024: sliding-window attention "
