@@ -230,7 +230,16 @@ std::vector<ChatMessage> parse_messages(const nlohmann::json& value, const std::
     RLVR_CHECK(calls == m.end() || calls->is_null() || (calls->is_array() && calls->empty()),
                "'{}.tool_calls': assistant tool calls are not supported yet; expected a message without them",
                where);
-    out.push_back(ChatMessage{r, parse_content(m, where)});
+    ChatMessage message{r, parse_content(m, where)};
+    // A tool message's name and the id of the call it answers, kept for the template.
+    for (auto [key, into] : {std::pair<const char*, std::string*>{"name", &message.name},
+                             std::pair<const char*, std::string*>{"tool_call_id", &message.tool_call_id}}) {
+      auto it = m.find(key);
+      if (it == m.end() || it->is_null()) continue;
+      RLVR_CHECK(it->is_string(), "'{}.{}': expected a string, got {}", where, key, it->type_name());
+      *into = it->get<std::string>();
+    }
+    out.push_back(std::move(message));
   }
   return out;
 }

@@ -57,8 +57,8 @@ const std::vector<std::string>& message_roles();
 // JSON field in messages. `content` is a string or a list of parts as OpenAI and Hugging Face
 // store it, [{"type": "text", "text": ...}, ...]: the texts are joined with "\n" (as vLLM does for
 // text-only models; one part gives its text unchanged, an empty list ""). Roles: system, user,
-// assistant, tool, function, ipython. A message's `name` and `tool_call_id` are accepted and
-// not kept (ChatMessage has no field for them). Throws rlvr::Error (naming e.g.
+// assistant, tool, function, ipython. A message's `name` and `tool_call_id` (strings) are kept
+// for Jinja templates that print them (tool results). Throws rlvr::Error (naming e.g.
 // 'messages[2].content[0].type') for a non-list, an empty list, an unknown role, a content that
 // is neither a string nor a list of text parts (an image or audio part is refused: rlvr trains
 // text-only models), or an assistant message with `tool_calls` (not rendered by any template yet).

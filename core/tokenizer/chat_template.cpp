@@ -130,6 +130,8 @@ jinja::Value messages_value(const std::vector<ChatMessage>& messages) {
     jinja::Dict d;
     d.set("role", jinja::Value::string(m.role));
     d.set("content", jinja::Value::string(m.content));
+    if (!m.name.empty()) d.set("name", jinja::Value::string(m.name));
+    if (!m.tool_call_id.empty()) d.set("tool_call_id", jinja::Value::string(m.tool_call_id));
     list.push_back(jinja::Value::dict(std::move(d)));
   }
   return jinja::Value::list(std::move(list));
@@ -181,15 +183,6 @@ std::vector<std::pair<size_t, size_t>> jinja_assistant_spans(const jinja::Templa
   std::vector<std::pair<size_t, size_t>> spans;
   for (size_t i = 0; i < messages.size(); ++i) {
     if (messages[i].role != "assistant") continue;
-    const std::vector<ChatMessage> before(messages.begin(), messages.begin() + static_cast<std::ptrdiff_t>(i));
-    const std::string prompt = render_with(tmpl, before, options, /*add_generation_prompt=*/true);
-    if (text.compare(0, prompt.size(), prompt) != 0) {
-      throw Error(fmt::format("{}: cannot find the assistant span of messages[{}]: the conversation rendered up to "
-                              "it with the generation prompt is not a prefix of the whole rendering",
-                              tmpl.source_name(), i),
-                  "the template renders earlier turns differently depending on what follows; use a named template "
-                  "(model.chat_template) for this model");
-    }
     // Replace the content by a marker that no template would produce, render, and take the text
     // after the marker: it must end the whole rendering.
     std::vector<ChatMessage> marked = messages;
@@ -201,16 +194,35 @@ std::vector<std::pair<size_t, size_t>> jinja_assistant_spans(const jinja::Templa
       throw Error(fmt::format("{}: cannot find the assistant span of messages[{}]: the template prints its content {}",
                               tmpl.source_name(), i, at == std::string::npos ? "not at all (or changed)" : "more than once"));
     }
+    // The span starts where generation would: after the conversation up to this turn rendered
+    // with the generation prompt, when that is a prefix of the whole rendering. Some templates
+    // render earlier turns differently depending on what follows (Mistral Nemo prints the system
+    // message inside the LAST user turn); then it starts where the marker's rendering puts the
+    // content, provided the text before the marker is a prefix of the whole rendering.
+    const std::vector<ChatMessage> before(messages.begin(), messages.begin() + static_cast<std::ptrdiff_t>(i));
+    const std::string prompt = render_with(tmpl, before, options, /*add_generation_prompt=*/true);
+    size_t begin = prompt.size();
+    if (text.compare(0, prompt.size(), prompt) != 0) {
+      if (text.compare(0, at, with_marker, 0, at) != 0) {
+        throw Error(fmt::format("{}: cannot find the assistant span of messages[{}]: neither the conversation rendered "
+                                "up to it with the generation prompt nor the text before its content is a prefix of "
+                                "the whole rendering",
+                                tmpl.source_name(), i),
+                    "the template renders earlier turns differently depending on what follows; use a named template "
+                    "(model.chat_template) for this model");
+      }
+      begin = at;
+    }
     const std::string after = with_marker.substr(at + marker.size());
     if (after.size() > text.size() || text.compare(text.size() - after.size(), after.size(), after) != 0 ||
-        text.size() - after.size() < prompt.size()) {
+        text.size() - after.size() < begin) {
       throw Error(fmt::format("{}: cannot find the assistant span of messages[{}]: the text after its content differs "
                               "from the whole rendering",
                               tmpl.source_name(), i));
     }
     size_t end = text.size() - after.size();
     if (!eot.empty() && text.compare(end, eot.size(), eot) == 0) end += eot.size();
-    spans.emplace_back(prompt.size(), end);
+    spans.emplace_back(begin, end);
   }
   return spans;
 }

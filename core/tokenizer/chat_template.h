@@ -38,6 +38,11 @@ namespace rlvr::core {
 struct ChatMessage {
   std::string role;     // "system", "user" or "assistant" (chatml also accepts other roles)
   std::string content;
+  // Tool turns as people store them (role "tool"/"function"): the tool's name and the id of the
+  // call it answers. Passed to a Jinja template as message.name / message.tool_call_id when
+  // non-empty (undefined otherwise); the named templates ignore them.
+  std::string name = {};
+  std::string tool_call_id = {};
 };
 
 // Options of apply_chat_template(). Plain struct.
@@ -81,8 +86,11 @@ std::string render_chat_template(const std::string& name, const std::vector<Chat
 //
 // Assistant mask, found by rendering (never by guessing the template's layout): with T the
 // rendering of the whole conversation, for each assistant message i
-//   start = length of render(messages[:i], add_generation_prompt=true), which must be a prefix
-//           of T (the generation prompt is exactly what precedes an assistant turn);
+//   start = length of render(messages[:i], add_generation_prompt=true) when that is a prefix of
+//           T (the generation prompt is exactly what precedes an assistant turn); otherwise (a
+//           template that renders earlier turns differently depending on what follows, as
+//           Mistral Nemo's prints the system message in the last user turn) where the content
+//           marker below starts, if the text before it is a prefix of T;
 //   end   = where the message's own text ends in T: the message content is replaced by a unique
 //           marker, the conversation rendered again, and the text after the marker must be a
 //           suffix of T (so templates that rewrite a content, e.g. Qwen3 dropping <think> from
@@ -90,7 +98,7 @@ std::string render_chat_template(const std::string& name, const std::vector<Chat
 //           it is included (as open-instruct's masks include the EOS / <|im_end|>).
 // Not in the mask: the role headers, separators after the end-of-turn token, BOS, system/user
 // turns and the generation prompt. A template for which the rule does not hold (a prefix that
-// is not a prefix of T, a marker printed twice or not at all) gives an rlvr::Error naming the
+// is not a prefix of T either way, a marker printed twice or not at all) gives an rlvr::Error naming the
 // message index, never a silently wrong mask.
 
 // Options of the Jinja chat template functions. Plain struct.

@@ -210,6 +210,59 @@ TEST_F(GenerateCli, GenerateTakesPromptStringRows) {
     EXPECT_EQ(lines[i]["token_ids"], expected[i]["token_ids"]) << i;
     EXPECT_EQ(lines[i]["prompt"], expected[i]["messages"][0]["content"]) << i;  // the row's fields are kept
   }
+  // --set on generate: the same keys as a config file, equal to the flags.
+  const std::string set_out = dir_.path() + "/g3.jsonl";
+  r = run_command(rlvr_ + " generate --model " + model_ + " --prompts " + prompts + " --out " + set_out +
+                  " --set generation.temperature=0 --set generation.max_new_tokens=6");
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  auto set_lines = read_lines(set_out);
+  ASSERT_EQ(set_lines.size(), lines.size());
+  for (size_t i = 0; i < lines.size(); ++i) EXPECT_EQ(set_lines[i]["token_ids"], lines[i]["token_ids"]) << i;
+  r = run_command(rlvr_ + " generate --model " + model_ + " --prompts " + prompts + " --out " + set_out +
+                  " --set generation.max_new_token=6");
+  EXPECT_EQ(r.exit_code, 1) << r.output;
+  EXPECT_NE(r.output.find("generation.max_new_token"), std::string::npos) << r.output;
+}
+
+TEST_F(GenerateCli, TokenizerChatUsesTheCheckpointsOwnTemplate) {
+  const std::string conv = dir_.path() + "/conv.json";
+  core::write_file_atomic(conv, R"({"messages": [{"role": "user", "content": [{"type": "text", "text": "Hi"}]},
+                                                {"role": "assistant", "content": "Yo"}]})");
+  const std::string chat = rlvr_ + " tokenizer chat --tokenizer " + model_ + "/tokenizer.json --messages-file " + conv;
+  // No template in the checkpoint: auto falls back to tulu.
+  auto r = run_command(chat);
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  auto out = nlohmann::json::parse(r.output);
+  EXPECT_EQ(out["text"], "<|user|>\nHi\n<|assistant|>\nYo<|endoftext|>");
+  // The checkpoint's own Jinja template (next to tokenizer.json) is the default.
+  core::write_file_atomic(model_ + "/tokenizer_config.json",
+                          nlohmann::json({{"chat_template", "{% for m in messages %}[{{ m.role }}]{{ m.content }}"
+                                                            "{% if m.role == 'assistant' %}{{ eos_token }}{% endif %}"
+                                                            "{% endfor %}"
+                                                            "{% if add_generation_prompt %}[assistant]{% endif %}"},
+                                          {"eos_token", "<|endoftext|>"}})
+                              .dump());
+  r = run_command(chat);
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  out = nlohmann::json::parse(r.output);
+  EXPECT_EQ(out["text"], "[user]Hi[assistant]Yo<|endoftext|>");
+  // The mask covers "Yo<|endoftext|>" exactly.
+  const auto ids = out["ids"].get<std::vector<int32_t>>();
+  const auto mask = out["assistant_mask"].get<std::vector<int>>();
+  const core::Tokenizer tok = core::Tokenizer::from_file(model_ + "/tokenizer.json");
+  std::vector<int32_t> masked;
+  for (size_t i = 0; i < ids.size(); ++i) {
+    if (mask[i]) masked.push_back(ids[i]);
+  }
+  EXPECT_EQ(tok.decode(masked), "Yo<|endoftext|>");
+  // A named template on request; a malformed message is named.
+  r = run_command(chat + " --template tulu");
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_EQ(nlohmann::json::parse(r.output)["text"], "<|user|>\nHi\n<|assistant|>\nYo<|endoftext|>");
+  core::write_file_atomic(conv, R"([{"role": "robot", "content": "Hi"}])");
+  r = run_command(chat);
+  EXPECT_EQ(r.exit_code, 1) << r.output;
+  EXPECT_NE(r.output.find("'messages[0].role': 'robot' is not one of"), std::string::npos) << r.output;
 }
 
 TEST_F(GenerateCli, BadInputGivesOneLineErrors) {

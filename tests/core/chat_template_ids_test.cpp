@@ -4,10 +4,10 @@
 // rlvr's Jinja interpreter and encoded with rlvr's tokenizer on the same tokenizer.json, and the
 // ids must be identical; for every conversation that ChatMessage can carry (no tool calls), also
 // through core::apply_jinja_chat_template, whose assistant mask must cover exactly each assistant
-// message's rendered content plus its end-of-turn token. Where apply_jinja_chat_template refuses
-// (a span boundary inside a token; Mistral Nemo's system message printed in the last user turn,
-// so no rendering of the turns before an assistant message is a prefix), the test checks that
-// the refusal is real.
+// message's rendered content plus its end-of-turn token, also where Mistral Nemo prints the
+// system message in the last user turn (so no rendering of the turns before an assistant message
+// is a prefix and the span start comes from the content marker). Where apply_jinja_chat_template
+// refuses (a span boundary inside a token), the test checks that the refusal is real.
 //
 // The tokenizer.json files are large and not committed: tools/fetch_test_assets puts them in
 // .cache/tokenizer/ (RLVR_CACHE_DIR moves it). Without them these tests skip on a developer
@@ -20,6 +20,7 @@
 #include <iostream>
 #include <map>
 #include <memory>
+#include <optional>
 #include <set>
 #include <sstream>
 
@@ -233,7 +234,7 @@ TEST(ChatTemplateIds, ApplyJinjaChatTemplateGivesTheReferenceIdsAndExactMasks) {
   std::map<std::string, jinja::Template> templates;
   size_t checked = 0;
   std::vector<std::string> refused;       // a span boundary inside a token
-  std::vector<std::string> moved_system;  // earlier turns rendered differently (Mistral's system message)
+  std::vector<std::string> moved_system;  // earlier turns rendered differently (Mistral Nemo's system message)
   for (const auto& c : fx.ids["cases"]) {
     if (c["conversation"] == "tool_call") continue;  // ChatMessage carries no tool calls
     const std::string name = c["template"];
@@ -259,32 +260,35 @@ TEST(ChatTemplateIds, ApplyJinjaChatTemplateGivesTheReferenceIdsAndExactMasks) {
     opt.now = fx.render["now"].get<int64_t>();
     const std::vector<int32_t> want = c["ids"].get<std::vector<int32_t>>();
 
+    // Does the template render earlier turns differently depending on what follows? Mistral
+    // Nemo's prints the system message inside the LAST user turn, so the conversation up to an
+    // assistant turn (+ generation prompt) is no prefix of the whole rendering; the span start
+    // then comes from the content marker. Checked here independently of jinja_assistant_spans.
+    bool moved = false;
+    {
+      const std::string whole = render_jinja_chat_template(tmpl, messages, opt);
+      JinjaChatOptions prompt_opt = opt;
+      prompt_opt.add_generation_prompt = true;
+      for (size_t i = 0; i < messages.size(); ++i) {
+        if (messages[i].role != "assistant") continue;
+        const std::vector<ChatMessage> before(messages.begin(), messages.begin() + static_cast<std::ptrdiff_t>(i));
+        const std::string prompt = render_jinja_chat_template(tmpl, before, prompt_opt);
+        moved |= whole.compare(0, prompt.size(), prompt) != 0;
+      }
+    }
+    if (moved) {
+      EXPECT_EQ(name, "mistral_nemo") << label;
+      EXPECT_EQ(messages.front().role, "system") << label;
+      moved_system.push_back(label);
+    }
+
     ChatEncoding enc;
     try {
       enc = apply_jinja_chat_template(tok, tmpl, messages, opt);
     } catch (const Error& e) {
       const std::string text = render_jinja_chat_template(tmpl, messages, opt);
       EXPECT_EQ(tok.encode(text), want) << label;
-      if (std::string(e.what()).find("is not a prefix of the whole rendering") != std::string::npos) {
-        // Refused because the template renders earlier turns differently depending on what
-        // follows: Mistral Nemo's prints the system message inside the LAST user turn, so the
-        // conversation up to an assistant turn (+ generation prompt) is really no prefix of the
-        // whole rendering. Checked here independently of jinja_assistant_spans.
-        bool moved = false;
-        JinjaChatOptions prompt_opt = opt;
-        prompt_opt.add_generation_prompt = true;
-        for (size_t i = 0; i < messages.size(); ++i) {
-          if (messages[i].role != "assistant") continue;
-          const std::vector<ChatMessage> before(messages.begin(), messages.begin() + static_cast<std::ptrdiff_t>(i));
-          const std::string prompt = render_jinja_chat_template(tmpl, before, prompt_opt);
-          moved |= text.compare(0, prompt.size(), prompt) != 0;
-        }
-        EXPECT_TRUE(moved) << label << ": refused although every assistant turn's prompt is a prefix: " << e.what();
-        EXPECT_EQ(name, "mistral_nemo") << label << ": " << e.what();
-        EXPECT_EQ(messages.front().role, "system") << label;
-        moved_system.push_back(label);
-        continue;
-      }
+      EXPECT_FALSE(moved) << label << ": refused where the system message moves: " << e.what();
       // Otherwise refused only when a span boundary really falls inside a token: then the
       // encoding of the text before some boundary is not a prefix of the reference ids.
       bool inside = false;
@@ -337,12 +341,68 @@ TEST(ChatTemplateIds, ApplyJinjaChatTemplateGivesTheReferenceIdsAndExactMasks) {
   std::cout << "[ ids ] apply_jinja_chat_template: " << checked << " cases with exact ids and masks, "
             << refused.size() << " refused (a span boundary inside a token):";
   for (const auto& r : refused) std::cout << " [" << r << "]";
-  std::cout << "; " << moved_system.size() << " refused (the system message moves to the last user turn):";
+  std::cout << "; " << moved_system.size() << " exact although the system message moves to the last user turn:";
   for (const auto& r : moved_system) std::cout << " [" << r << "]";
   std::cout << "\n";
   EXPECT_GE(checked, 100u);
-  // mistral_nemo x {system_user_assistant, multi_turn_open} x add_generation_prompt.
+  // mistral_nemo x {system_user_assistant, multi_turn_open} x add_generation_prompt, each with
+  // exact ids and masks (a refusal fails above).
   EXPECT_EQ(moved_system.size(), 4u);
+}
+
+// The path training and generation use: ChatFormat::jinja (what model.chat_template: auto makes
+// of a checkpoint's template) finds each family's end-of-turn token by its own probe, and its
+// encode gives the reference ids with the same exact mask as apply_jinja_chat_template.
+TEST(ChatTemplateIds, ChatFormatFindsEachTemplatesEndOfTurnAndEncodesTheReferenceIds) {
+  Fixture& fx = fixture();
+  load_all(fx);
+  SKIP_IF_ANY_MISSING(fx);
+  std::map<std::string, std::optional<ChatFormat>> formats;
+  size_t checked = 0;
+  for (const auto& c : fx.ids["cases"]) {
+    if (c["conversation"] == "tool_call") continue;  // ChatMessage carries no tool calls
+    const std::string name = c["template"];
+    const std::string label = label_of(c);
+    const std::string text = read_text(kFixtures + name + ".jinja");
+    const Tokenizer& tok = *fx.tokenizer_for(name);
+    const nlohmann::ordered_json& model = fx.render["models"][name];
+    if (formats.count(name) == 0) {
+      ChatFormat f = ChatFormat::jinja(tok, text, name + ".jinja", model["bos"].is_null() ? "" : model["bos"],
+                                       model["eos"].is_null() ? "" : model["eos"]);
+      EXPECT_EQ(f.end_of_turn(), end_of_turn_of(fx, name)) << name;
+      EXPECT_EQ(f.end_of_turn_id(), tok.single_token_id(end_of_turn_of(fx, name)).value_or(-2)) << name;
+      formats.emplace(name, std::move(f));
+    }
+    // ChatFormat renders with the current time; Llama 3.2's template prints today's date.
+    if (text.find("strftime_now") != std::string::npos) continue;
+    const ChatFormat& format = *formats.at(name);
+    std::vector<ChatMessage> messages;
+    for (const auto& m : fx.render["conversations"][c["conversation"].get<std::string>()]) {
+      messages.push_back({m["role"].get<std::string>(), m["content"].get<std::string>()});
+    }
+    JinjaChatOptions opt;
+    opt.add_generation_prompt = c["add_generation_prompt"];
+    if (!model["bos"].is_null()) opt.bos_token = model["bos"];
+    if (!model["eos"].is_null()) opt.eos_token = model["eos"];
+    opt.end_of_turn = end_of_turn_of(fx, name);
+    ChatEncoding want;
+    try {
+      want = apply_jinja_chat_template(tok, jinja::Template(text, name + ".jinja"), messages, opt);
+    } catch (const Error& e) {
+      // Refused (a span boundary inside a token: see the test above); ChatFormat refuses too.
+      EXPECT_THROW(format.encode(tok, messages, opt.add_generation_prompt), Error) << label;
+      continue;
+    }
+    const ChatEncoding got = format.encode(tok, messages, opt.add_generation_prompt);
+    EXPECT_EQ(got.ids, c["ids"].get<std::vector<int32_t>>()) << label;
+    EXPECT_EQ(got.assistant_mask, want.assistant_mask) << label;
+    EXPECT_EQ(got.end_of_turn_id, want.end_of_turn_id) << label;
+    ++checked;
+  }
+  std::cout << "[ ids ] ChatFormat::jinja: " << formats.size() << " templates found their end of turn; " << checked
+            << " cases encoded to the reference ids with the exact mask\n";
+  EXPECT_EQ(formats.size(), 11u);
+  EXPECT_GE(checked, 100u);
 }
 
 }  // namespace

@@ -651,20 +651,40 @@ TEST(JinjaChatTemplate, RendersWithTheModelsTokensAndClock) {
             "<s>user:a</s>>");
 }
 
+TEST(JinjaChatTemplate, SpanStartFromTheContentWhereEarlierTurnsRenderDifferently) {
+  // As Mistral Nemo's template prints the system message in the LAST user turn, this one prints
+  // the message count first: the turns before the assistant message, rendered with the
+  // generation prompt ("1q>"), are no prefix of the whole ("2qa"), but the text before the
+  // content marker ("2q") is, so the span starts there and ends after the EOS.
+  std::vector<ChatMessage> msgs = {{"user", "q"}, {"assistant", "a"}};
+  JinjaChatOptions jo;
+  jo.eos_token = "</s>";
+  Template counting("{{ messages | length }}{% for m in messages %}{{ m.content }}"
+                    "{% if m.role == 'assistant' %}{{ eos_token }}{% endif %}{% endfor %}"
+                    "{% if add_generation_prompt %}>{% endif %}",
+                    "counting.jinja");
+  EXPECT_EQ(render_jinja_chat_template(counting, msgs, jo), "2qa</s>");
+  const auto spans = jinja_assistant_spans(counting, msgs, jo);
+  ASSERT_EQ(spans.size(), 1u);
+  EXPECT_EQ(spans[0], std::make_pair(size_t{2}, size_t{7}));
+}
+
 TEST(JinjaChatTemplate, ErrorsInsteadOfAWrongMask) {
   std::vector<ChatMessage> msgs = {{"user", "q"}, {"assistant", "a"}};
   JinjaChatOptions jo;
   jo.eos_token = "<|endoftext|>";
-  // The message count printed first: the prompt rendering is not a prefix of the whole.
-  Template counting("{{ messages | length }}{% for m in messages %}{{ m.content }}{% endfor %}"
+  // Each content's length printed before it: neither the prompt rendering nor the text before
+  // the content marker (whose length differs) is a prefix of the whole.
+  Template counting("{% for m in messages %}{{ m.content | length }}{{ m.content }}{% endfor %}"
                     "{% if add_generation_prompt %}>{% endif %}",
                     "counting.jinja");
   try {
     apply_jinja_chat_template(tiny(), counting, msgs, jo);
     ADD_FAILURE() << "expected an error";
   } catch (const Error& e) {
-    EXPECT_THAT(e.what(), HasSubstr("counting.jinja: cannot find the assistant span of messages[1]: the conversation "
-                                    "rendered up to it with the generation prompt is not a prefix"));
+    EXPECT_THAT(e.what(), HasSubstr("counting.jinja: cannot find the assistant span of messages[1]: neither the "
+                                    "conversation rendered up to it with the generation prompt nor the text before "
+                                    "its content is a prefix of the whole rendering"));
   }
   Template twice("{% for m in messages %}{{ m.content }}{{ m.content }}{% endfor %}", "twice.jinja");
   try {

@@ -302,7 +302,16 @@ TEST(JsonlFormats, ToolRolesParseAndToolCallsAreRefusedPerRow) {
   ASSERT_EQ(msgs.size(), 5u);
   EXPECT_EQ(msgs[2].role, "tool");
   EXPECT_EQ(msgs[2].content, "sunny");
+  EXPECT_EQ(msgs[2].name, "weather");
+  EXPECT_EQ(msgs[2].tool_call_id, "c1");
   EXPECT_EQ(msgs[3].role, "function");
+  EXPECT_EQ(msgs[3].name, "f");
+  EXPECT_EQ(msgs[3].tool_call_id, "");
+  EXPECT_EQ(msgs[4].name, "");
+  EXPECT_EQ(error_message([] {
+              parse_messages(json::parse(R"([{"role": "tool", "content": "x", "tool_call_id": 7}])"), "messages");
+            }),
+            "'messages[0].tool_call_id': expected a string, got number");
   EXPECT_EQ(msgs[4].role, "ipython");
   EXPECT_EQ(error_message([] {
               parse_messages(json::parse(R"([{"role": "assistant", "content": null,

@@ -55,6 +55,19 @@ TEST(ModelCommand, InitThenInfo) {
   EXPECT_EQ(json::parse(l1.output)["logits"].size(), 3u);
 }
 
+TEST(ModelCommand, InfoOnTheZooConfigsPrintsThePublishersParameterCounts) {
+  // configs/models/<name>/ holds only config.json: `rlvr model info` counts from the config.
+  // The figures are the publishers' (model_zoo_test.cpp checks the same counts in-process).
+  const std::vector<std::pair<std::string, std::string>> zoo = {
+      {"Llama-3.1-8B", "8,030,261,248"}, {"Llama-3.2-1B", "1,235,814,400"}, {"Qwen2.5-1.5B", "1,543,714,304"},
+      {"Qwen2.5-Math-7B", "7,615,616,512"}, {"Qwen3-0.6B", "596,049,920"}, {"Qwen3-8B", "8,190,735,360"}};
+  for (const auto& [name, count] : zoo) {
+    auto r = run_command(kBin + " model info " + std::string(RLVR_SOURCE_DIR) + "/configs/models/" + name);
+    ASSERT_EQ(r.exit_code, 0) << name << "\n" << r.output;
+    EXPECT_NE(r.output.find("parameters:     " + count + " "), std::string::npos) << name << "\n" << r.output;
+  }
+}
+
 TEST(ModelCommand, BadInputsExitOneWithAMessage) {
   TempDir dir;
   auto r = run_command(kBin + " model logits --model " + fixture("llama-tiny") + " --tokens 1,x");

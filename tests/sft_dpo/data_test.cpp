@@ -7,6 +7,7 @@
 #include <gtest/gtest.h>
 #include <zlib.h>
 
+#include "core/fs.h"
 #include "core/tokenizer/bpe_trainer.h"
 #include "sft_dpo/reference_cache.h"
 #include "tests/test_util.h"
@@ -88,6 +89,40 @@ TEST(SftData, RowWithNothingTrainableWithinMaxSeqLenIsABadRow) {
   SftDataset ds = load_sft_dataset(path, tok, s);
   EXPECT_EQ(ds.stats.rows, 1);
   EXPECT_EQ(ds.stats.skipped, 1);
+}
+
+TEST(SftData, ToolTurnsReachTheCheckpointsTemplateAndOneItCannotRenderIsABadRow) {
+  // Mistral Nemo's real template (tests/fixtures/chat_templates) prints a tool result with the
+  // tool_call_id it answers, and raises when that id is missing: a per-row error naming the line.
+  auto tok = tokenizer();
+  TempDir dir;
+  const std::string tool_row =
+      R"({"messages": [{"role": "user", "content": "weather?"}, {"role": "assistant", "content": "calling"}, )"
+      R"({"role": "tool", "content": "sunny", "name": "weather", "tool_call_id": "abc123def"}, )"
+      R"({"role": "user", "content": "so?"}, {"role": "assistant", "content": "no umbrella"}]})";
+  std::string without_id = tool_row;
+  without_id.replace(without_id.find(R"(, "tool_call_id": "abc123def")"), std::string(R"(, "tool_call_id": "abc123def")").size(), "");
+  std::string path = dir.write("sft.jsonl", tool_row + "\n" + without_id + "\n");
+  TokenizeSettings s;
+  s.chat_format = std::make_shared<const core::ChatFormat>(core::ChatFormat::jinja(
+      tok, core::read_file(std::string(RLVR_SOURCE_DIR) + "/tests/fixtures/chat_templates/mistral_nemo.jinja"),
+      "mistral_nemo.jinja", "", "<|endoftext|>"));
+  std::string msg = rlvr::testing::error_message([&] { load_sft_dataset(path, tok, s); });
+  EXPECT_EQ(msg.rfind(path + ":2: ", 0), 0u) << msg;
+  EXPECT_NE(msg.find("Tool call IDs should be alphanumeric strings with length 9!"), std::string::npos) << msg;
+  s.on_bad_row = core::BadRowPolicy::kSkip;
+  SftDataset ds = load_sft_dataset(path, tok, s);
+  EXPECT_EQ(ds.stats.rows, 1);
+  EXPECT_EQ(ds.stats.skipped, 1);
+  ASSERT_EQ(ds.rows.size(), 1u);
+  EXPECT_EQ(tok.decode(ds.rows[0].ids),
+            "[INST]weather?[/INST]calling<|endoftext|>[TOOL_RESULTS]{\"content\": sunny, \"call_id\": \"abc123def\"}"
+            "[/TOOL_RESULTS][INST]so?[/INST]no umbrella<|endoftext|>");
+  std::vector<int32_t> targets;
+  for (size_t t = 0; t < ds.rows[0].ids.size(); ++t) {
+    if (ds.rows[0].loss_mask[t]) targets.push_back(ds.rows[0].ids[t]);
+  }
+  EXPECT_EQ(tok.decode(targets), "calling<|endoftext|>no umbrella<|endoftext|>");
 }
 
 TEST(SftData, MalformedRowsNameFileAndLine) {

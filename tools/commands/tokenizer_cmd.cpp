@@ -1,5 +1,6 @@
 // `rlvr tokenizer encode|decode|train|convert-gpt2|chat`: byte-level BPE tokenizers from the
 // command line (tokenizer.json in, JSON out).
+#include <filesystem>
 #include <iostream>
 #include <memory>
 
@@ -8,6 +9,7 @@
 
 #include "core/error.h"
 #include "core/fs.h"
+#include "core/data/jsonl.h"
 #include "core/log.h"
 #include "core/tokenizer/bpe_trainer.h"
 #include "core/tokenizer/chat_template.h"
@@ -32,7 +34,7 @@ struct TokenizerParams {
   int64_t min_frequency = 2;
   std::string encoder_json;
   std::string vocab_bpe;
-  std::string chat_template = "tulu";
+  std::string chat_template = "auto";
   std::string checkpoint;
   std::string messages_file;
   bool generation_prompt = false;
@@ -114,15 +116,16 @@ void setup(CLI::App& app) {
   auto* chat = cmd->add_subcommand("chat", "Apply a chat template: print ids, assistant mask and the text");
   chat->add_option("--tokenizer", p->tokenizer, "tokenizer.json")->required();
   chat->add_option("--template", p->chat_template,
-                   "tulu | chatml | checkpoint (the Jinja template of --checkpoint) | auto (--checkpoint's own, else "
-                   "tulu)")
+                   "auto (the checkpoint's own Jinja template, else tulu) | checkpoint (its template, required) | "
+                   "tulu | chatml")
       ->capture_default_str()
       ->check(CLI::IsMember({"tulu", "chatml", "checkpoint", "auto"}));
   chat->add_option("--checkpoint", p->checkpoint,
                    "Checkpoint directory whose chat_template.jinja / tokenizer_config.json gives the template "
-                   "(with --template checkpoint or auto)");
+                   "(default: the directory of --tokenizer)");
   chat->add_option("--messages-file", p->messages_file,
-                   "JSON file: [{\"role\": ..., \"content\": ...}, ...] or {\"messages\": [...]}")
+                   "JSON file: [{\"role\": ..., \"content\": ...}, ...] or {\"messages\": [...]}, as in the "
+                   "data files (content as text parts, tool roles; docs/DATA.md)")
       ->required();
   chat->add_flag("--generation-prompt", p->generation_prompt, "Append the assistant generation prompt");
   chat->add_option("--eos-token", p->eos_token, "tulu end-of-turn token (default: guessed from the tokenizer)");
@@ -136,27 +139,32 @@ void setup(CLI::App& app) {
       throw Error(fmt::format("{}: not valid JSON: {}", p->messages_file, e.what()));
     }
     if (j.is_object() && j.contains("messages")) j = j["messages"];
-    RLVR_CHECK(j.is_array(), "{}: expected an array of messages", p->messages_file);
     std::vector<core::ChatMessage> messages;
-    for (size_t i = 0; i < j.size(); ++i) {
-      const auto& m = j[i];
-      RLVR_CHECK(m.is_object() && m.contains("role") && m["role"].is_string() && m.contains("content") &&
-                     m["content"].is_string(),
-                 "{}: messages[{}]: expected {{\"role\": string, \"content\": string}}", p->messages_file, i);
-      messages.push_back({m["role"].get<std::string>(), m["content"].get<std::string>()});
+    try {
+      messages = core::parse_messages(j, "messages");
+    } catch (const Error& e) {
+      throw Error(fmt::format("{}: {}", p->messages_file, e.what()));
+    }
+    const std::string checkpoint =
+        p->checkpoint.empty() ? std::filesystem::path(p->tokenizer).parent_path().string() : p->checkpoint;
+    std::string setting = p->chat_template;
+    // auto without a template in the checkpoint is tulu, which takes --eos-token / --bos-token.
+    if (setting == "auto" && !core::read_checkpoint_chat_template(checkpoint.empty() ? "." : checkpoint)) {
+      setting = "tulu";
     }
     core::ChatTemplateOptions opt;
     opt.add_generation_prompt = p->generation_prompt;
     opt.eos_token = p->eos_token;
     opt.bos_token = p->bos_token;
     core::ChatEncoding enc;
-    if (p->chat_template == "tulu" || p->chat_template == "chatml") {
-      enc = core::apply_chat_template(tok, p->chat_template, messages, opt);
+    if (setting == "tulu" || setting == "chatml") {
+      enc = core::apply_chat_template(tok, setting, messages, opt);
     } else {
       RLVR_CHECK(p->eos_token.empty() && p->bos_token.empty(),
                  "--eos-token / --bos-token apply to the named templates; a checkpoint's template takes them from "
                  "its tokenizer_config.json");
-      enc = core::ChatFormat::resolve(tok, p->chat_template, p->checkpoint).encode(tok, messages, p->generation_prompt);
+      enc = core::ChatFormat::resolve(tok, setting, checkpoint.empty() ? "." : checkpoint)
+                .encode(tok, messages, p->generation_prompt);
     }
     nlohmann::json out{{"ids", enc.ids},
                        {"assistant_mask", enc.assistant_mask},
