@@ -52,7 +52,7 @@ double seconds_since(Clock::time_point t) { return std::chrono::duration<double>
 
 struct Weights {
   int64_t version = -1;
-  std::shared_ptr<const std::string> data;
+  std::shared_ptr<std::string> data;
 };
 
 // State shared by the network thread and the generation loop.
@@ -64,6 +64,9 @@ struct Shared {
   int64_t busy_units = 0;                // units being generated or scored
   std::deque<proto::Rollouts> outbox;    // scored, to send (for `session`)
   Weights pending;                       // verified, not yet in the model
+  // The buffer of the last version put into the model: the next fetch writes into it instead of
+  // allocating, zero-filling and faulting in a new one (the weights' size never changes).
+  std::shared_ptr<std::string> spare;
   int64_t applied = -1;                  // the version the model holds (-1: none from this learner)
   std::vector<proto::ManifestEntry> manifest;  // the learner's (from WELCOME)
   bool stop = false;
@@ -396,7 +399,14 @@ class Network {
     fetch_ = {};
     fetch_.active = true;
     fetch_.announce = a;
-    fetch_.data = std::make_shared<std::string>(a.total_bytes, '\0');
+    {
+      std::lock_guard<std::mutex> lock(shared_.mu);
+      if (shared_.spare && shared_.spare.use_count() == 1 && shared_.spare->size() == a.total_bytes) {
+        fetch_.data = std::move(shared_.spare);  // every byte is overwritten by a chunk, then checksummed
+      }
+      shared_.spare.reset();
+    }
+    if (!fetch_.data) fetch_.data = std::make_shared<std::string>(a.total_bytes, '\0');
     fetch_.have.assign(a.num_chunks, 0);
     fetch_.last_progress = Clock::now();
     fetch_started_ = Clock::now();
@@ -564,6 +574,7 @@ ActorResult run_actor(const core::Config& config, int64_t actor_id, const std::s
     if (shared.pending.version > shared.applied && shared.pending.data) {
       core::unpack_weights(*model, to_entries(shared.manifest), *shared.pending.data, "the learner's weights");
       shared.applied = shared.pending.version;
+      shared.spare = std::move(shared.pending.data);
       shared.pending = Weights{};
       ++shared.versions_applied;
     }

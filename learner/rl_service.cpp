@@ -776,8 +776,12 @@ ServiceResult run_service(const core::Config& config) {
 
   std::random_device rd;
   const uint64_t session = (static_cast<uint64_t>(rd()) << 32) ^ rd() ^ static_cast<uint64_t>(::getpid());
-  // The context outlives every socket (zmq_ctx_term waits for open sockets).
-  proto::Context ctx;
+  // The context outlives every socket (zmq_ctx_term waits for open sockets). Its I/O threads
+  // carry the actors' connections (weights fetches, CURVE encryption): learner.io_threads, or
+  // min(4, cores).
+  const int io_threads = config.learner.io_threads > 0 ? static_cast<int>(config.learner.io_threads)
+                                                       : static_cast<int>(std::min<int64_t>(4, cores));
+  proto::Context ctx(io_threads);
   // The ZAP handler exists before the socket binds (without one, libzmq lets any CURVE client in)
   // and is destroyed after the network thread's socket.
   std::optional<proto::Authenticator> auth;
@@ -792,9 +796,9 @@ ServiceResult run_service(const core::Config& config) {
     RLVR_LOG_INFO("plain transport on loopback endpoint {} (no CURVE keys set)", config.learner.endpoint);
   }
   RLVR_LOG_INFO("rlvr learner: run '{}' on {} ({} prompts from {}, {} groups of {} per step, max_staleness {}, {}, "
-                "{} threads), output {}",
+                "{} threads, {} ZeroMQ I/O threads), output {}",
                 config.run.name, config.learner.endpoint, prompts.size(), rl.train_file, groups_per_step, n,
-                rl.max_staleness, rl.update_mode, threads, out_dir);
+                rl.max_staleness, rl.update_mode, threads, io_threads, out_dir);
   std::thread net_thread([&net] { net.run(); });
   struct StopNetwork {
     Shared& s;

@@ -17,7 +17,9 @@
 // round measures the same thing: from the moment all N clients know of the version to the last
 // client's verified checksum (both on CLOCK_MONOTONIC, comparable across processes). Each N gets
 // a first fetch on fresh connections (reported on its own: the cold start) and then `--repeats`
-// rounds with the same clients, each into a fresh buffer as the actor allocates one per version.
+// rounds with the same clients. `--variants`: baseline = the learner with one ZeroMQ I/O thread and
+// each client allocating a fresh buffer per version (rlvr before 2026-12-01), current =
+// learner.io_threads auto and the client reusing its buffer as the actor now does.
 //
 // Reported per model, mode and N: seconds (median, min, max over the rounds), bytes the learner
 // sent per round (TCP bytes acknowledged on the learner's sockets, from `ss -ti`, 0 where `ss` is
@@ -29,7 +31,8 @@
 // gives the seconds each extra client costs.
 //
 //   build/bench_publish [--models configs/bench/small.json,configs/bench/tiny.json]
-//                       [--clients 1,2,4,8] [--repeats 3] [--modes plain,curve] [--out DIR]
+//                       [--clients 1,2,4,8] [--repeats 3] [--modes plain,curve]
+//                       [--variants baseline,current] [--out DIR]
 //                       [--keep] [--json FILE]
 #include <algorithm>
 #include <chrono>
@@ -44,6 +47,7 @@
 #include <regex>
 #include <sstream>
 #include <thread>
+#include <tuple>
 
 #include <CLI/CLI.hpp>
 #include <fcntl.h>
@@ -100,7 +104,7 @@ std::vector<std::string> split(const std::string& s, char sep) {
 // prints "ready", then fetches the announced version on each "go" line of stdin and prints
 // "done <CLOCK_MONOTONIC ns> <message bytes received> <1|0 checksum ok> <chunks>". "quit" (or
 // stdin closing) says goodbye to the learner and ends it.
-int probe_main(const std::string& config_path, int64_t id, int64_t window) {
+int probe_main(const std::string& config_path, int64_t id, int64_t window, bool fresh_buffer) {
   rlvr::core::init_logging("warn");
   const rlvr::core::Config config = rlvr::core::load_config(config_path);
   const std::string& endpoint = config.learner.endpoint;
@@ -202,8 +206,13 @@ int probe_main(const std::string& config_path, int64_t id, int64_t window) {
         stdin_buf.erase(0, eol + 1);
         if (cmd == "go") {
           active = true;
-          data = std::string(announce->total_bytes,
-                             '\0');  // a fresh buffer per version, as the actor's
+          if (fresh_buffer || data.size() != announce->total_bytes) {
+            data = std::string(announce->total_bytes, '\0');  // a fresh buffer per version
+          } else {
+            // The actor's buffer reuse (actors/actor.cpp Shared::spare). The previous round's
+            // bytes would pass the checksum, so the first byte of every chunk is spoiled first.
+            for (uint64_t c = 0; c < announce->num_chunks; ++c) data[c * announce->chunk_bytes] ^= 0x5a;
+          }
           have.assign(announce->num_chunks, 0);
           received = next = in_flight = bytes = 0;
           last_progress = Clock::now();
@@ -446,6 +455,10 @@ struct Params {
   std::vector<std::string> models;
   std::vector<int64_t> clients = {1, 2, 4, 8};
   std::vector<std::string> modes = {"plain", "curve"};
+  // baseline: one ZeroMQ I/O thread in the learner and a fresh buffer per version in each client
+  // (rlvr before learner.io_threads and the actor's buffer reuse); current: learner.io_threads
+  // auto (min(4, cores)) and the buffer reused, as the actor does now.
+  std::vector<std::string> variants = {"baseline", "current"};
   int64_t repeats = 3, window = 4, chunk_bytes = 4194304;
   std::string out, json_out, rlvr, self;
   bool keep = false;
@@ -486,7 +499,7 @@ World build_world(const std::string& model_config, const std::string& dir) {
 }
 
 std::string config_yaml(const World& w, const std::string& dir, int port, const Params& p,
-                        const std::string& keys) {
+                        const std::string& keys, const std::string& variant) {
   std::string security;
   if (!keys.empty()) {
     security = fmt::format(
@@ -504,9 +517,10 @@ std::string config_yaml(const World& w, const std::string& dir, int port, const 
       "  collapse:\n    window: 0\n"
       "learner:\n  endpoint: tcp://127.0.0.1:{port}\n  threads: 1\n  heartbeat_ms: 500\n"
       "  heartbeat_timeout_ms: 30000\n  wait_log_ms: 600000\n  weight_chunk_bytes: "
-      "{chunk}\n{security}",
+      "{chunk}\n  io_threads: {io}\n{security}",
       fmt::arg("dir", dir), fmt::arg("model", w.model_dir), fmt::arg("data", w.data_file),
-      fmt::arg("port", port), fmt::arg("chunk", p.chunk_bytes), fmt::arg("security", security));
+      fmt::arg("port", port), fmt::arg("chunk", p.chunk_bytes), fmt::arg("security", security),
+      fmt::arg("io", variant == "baseline" ? 1 : 0));
 }
 
 // --- Measurement --------------------------------------------------------------------------------
@@ -518,7 +532,7 @@ struct Round {
 };
 
 struct Row {
-  std::string model, mode;
+  std::string model, mode, variant;
   int64_t clients = 0, weight_bytes = 0;
   Round first;  // the first fetch on fresh connections (not in `rounds`)
   std::vector<Round> rounds;
@@ -550,7 +564,7 @@ double memcpy_seconds(int64_t bytes, int64_t copies) {
 }
 
 std::vector<Row> run_mode(const Params& p, const World& w, const std::string& dir,
-                          const std::string& mode, int64_t& next_id) {
+                          const std::string& mode, const std::string& variant, int64_t& next_id) {
   fs::create_directories(dir);
   std::string keys;
   if (mode == "curve") {
@@ -566,22 +580,23 @@ std::vector<Row> run_mode(const Params& p, const World& w, const std::string& di
   }
   const int port = free_loopback_port();
   const std::string cfg = dir + "/publish.yaml";
-  rlvr::core::write_file_atomic(cfg, config_yaml(w, dir, port, p, keys));
+  rlvr::core::write_file_atomic(cfg, config_yaml(w, dir, port, p, keys, variant));
   Child learner({p.rlvr, "learner", "--config", cfg}, dir + "/learner.log", false);
   std::vector<Row> rows;
   for (int64_t n : p.clients) {
     Row row;
     row.model = w.name;
     row.mode = mode;
+    row.variant = variant;
     row.clients = n;
     row.weight_bytes = w.weight_bytes;
     std::vector<std::unique_ptr<Child>> probes;
     for (int64_t i = 0; i < n; ++i) {
       const int64_t id = next_id++;
-      probes.push_back(std::make_unique<Child>(
-          std::vector<std::string>{p.self, "--probe", "--config", cfg, "--id", std::to_string(id),
-                                   "--window", std::to_string(p.window)},
-          fmt::format("{}/probe-{}.log", dir, id), true));
+      std::vector<std::string> argv = {p.self,   "--probe", "--config", cfg, "--id", std::to_string(id),
+                                       "--window", std::to_string(p.window)};
+      if (variant == "baseline") argv.push_back("--fresh-buffer");
+      probes.push_back(std::make_unique<Child>(argv, fmt::format("{}/probe-{}.log", dir, id), true));
     }
     for (auto& c : probes) {
       auto line = c->read_line(Clock::now() + std::chrono::seconds(300));
@@ -631,7 +646,7 @@ std::vector<Row> run_mode(const Params& p, const World& w, const std::string& di
       } else {
         row.rounds.push_back(round);
       }
-      std::printf("  %s %s N=%lld %s: %.3f s\n", w.name.c_str(), mode.c_str(),
+      std::printf("  %s %s %s N=%lld %s: %.3f s\n", w.name.c_str(), mode.c_str(), variant.c_str(),
                   static_cast<long long>(n),
                   r < 0 ? "first fetch" : fmt::format("round {}", r + 1).c_str(), round.seconds);
       std::fflush(stdout);
@@ -654,13 +669,16 @@ int main(int argc, char** argv) {
   p.self = fs::absolute(argv[0]).string();
   std::string models = std::string(RLVR_SOURCE_DIR) + "/configs/bench/small.json," +
                        RLVR_SOURCE_DIR + "/configs/bench/tiny.json";
-  std::string clients = "1,2,4,8", modes = "plain,curve", probe_config;
-  bool probe = false;
+  std::string clients = "1,2,4,8", modes = "plain,curve", variants = "baseline,current", probe_config;
+  bool probe = false, fresh_buffer = false;
   int64_t probe_id = 0;
   CLI::App app("Weights publish time from one learner to N fetch clients (issue 16, item 2)");
   app.add_option("--models", models, "Comma-separated model config.json files");
   app.add_option("--clients", clients, "Comma-separated client counts");
   app.add_option("--modes", modes, "Comma-separated transports: plain, curve");
+  app.add_option("--variants", variants,
+                 "Comma-separated: baseline (one ZeroMQ I/O thread, a fresh client buffer per version), "
+                 "current (learner.io_threads auto, the buffer reused as the actor does)");
   app.add_option("--repeats", p.repeats, "Rounds per client count")->check(CLI::Range(1, 100));
   app.add_option("--window", p.window, "Chunk requests in flight per client (the actor's: 4)")
       ->check(CLI::Range(1, 1024));
@@ -674,12 +692,16 @@ int main(int argc, char** argv) {
   app.add_flag("--probe", probe, "(internal) run one fetch client");
   app.add_option("--config", probe_config, "(internal, --probe) the learner's config");
   app.add_option("--id", probe_id, "(internal, --probe) actor id");
+  app.add_flag("--fresh-buffer", fresh_buffer, "(internal, --probe) a new buffer per version");
   CLI11_PARSE(app, argc, argv);
   try {
-    if (probe) return probe_main(probe_config, probe_id, p.window);
+    if (probe) return probe_main(probe_config, probe_id, p.window, fresh_buffer);
     rlvr::core::init_logging("warn");
     p.models = split(models, ',');
     p.modes = split(modes, ',');
+    p.variants = split(variants, ',');
+    for (const auto& v : p.variants)
+      RLVR_CHECK(v == "baseline" || v == "current", "--variants: '{}'; expected baseline or current", v);
     p.clients.clear();
     for (const auto& c : split(clients, ',')) p.clients.push_back(std::stoll(c));
     for (const auto& m : p.modes)
@@ -704,8 +726,10 @@ int main(int argc, char** argv) {
                   static_cast<long long>(p.chunk_bytes));
       std::fflush(stdout);
       for (const auto& mode : p.modes) {
-        auto rows = run_mode(p, w, p.out + "/" + name + "-" + mode, mode, next_id);
-        all.insert(all.end(), rows.begin(), rows.end());
+        for (const auto& variant : p.variants) {
+          auto rows = run_mode(p, w, p.out + "/" + name + "-" + mode + "-" + variant, mode, variant, next_id);
+          all.insert(all.end(), rows.begin(), rows.end());
+        }
       }
     }
 
@@ -714,13 +738,13 @@ int main(int argc, char** argv) {
         "flight each\n",
         std::thread::hardware_concurrency(), static_cast<long long>(p.window));
     std::printf(
-        "| model | transport | N | s median (min-max) | learner sent per round (TCP / messages) | "
+        "| model | transport | variant | N | s median (min-max) | learner sent per round (TCP / messages) | "
         "aggregate MB/s | "
         "CPU s per round: learner / clients | memcpy of N x weights | N x (N=1 median) | t(N) / "
         "t(1) | first fetch s |\n"
-        "|---|---|---|---|---|---|---|---|---|---|---|\n");
+        "|---|---|---|---|---|---|---|---|---|---|---|---|\n");
     json out = json::array();
-    std::map<std::pair<std::string, std::string>, double> t1;
+    std::map<std::tuple<std::string, std::string, std::string>, double> t1;
     for (const auto& row : all) {
       std::vector<double> s, cpu, ccpu;
       int64_t tcp = 0, msg = 0;
@@ -732,15 +756,15 @@ int main(int argc, char** argv) {
         msg = std::max(msg, r.message_bytes);
       }
       const double med = median(s);
-      const auto key = std::make_pair(row.model, row.mode);
+      const auto key = std::make_tuple(row.model, row.mode, row.variant);
       if (row.clients == 1) t1[key] = med;
       const double one = t1.count(key) ? t1[key] : 0;
       const double mbs =
           static_cast<double>(row.clients * row.weight_bytes) / 1e6 / std::max(1e-9, med);
       std::printf(
-          "| %s | %s | %lld | %.3f (%.3f-%.3f) | %.1f MB / %.1f MB | %.0f | %.2f / %.2f | %.1f ms "
+          "| %s | %s | %s | %lld | %.3f (%.3f-%.3f) | %.1f MB / %.1f MB | %.0f | %.2f / %.2f | %.1f ms "
           "(%.0f MB/s) | %s | %s | %.3f |\n",
-          row.model.c_str(), row.mode.c_str(), static_cast<long long>(row.clients), med,
+          row.model.c_str(), row.mode.c_str(), row.variant.c_str(), static_cast<long long>(row.clients), med,
           *std::min_element(s.begin(), s.end()), *std::max_element(s.begin(), s.end()), tcp / 1e6,
           msg / 1e6, mbs, median(cpu), median(ccpu), 1e3 * row.memcpy_s,
           static_cast<double>(row.clients * row.weight_bytes) / 1e6 / std::max(1e-9, row.memcpy_s),
@@ -748,6 +772,7 @@ int main(int argc, char** argv) {
           one > 0 ? fmt::format("{:.2f}", med / one).c_str() : "-", row.first.seconds);
       out.push_back({{"model", row.model},
                      {"transport", row.mode},
+                     {"variant", row.variant},
                      {"clients", row.clients},
                      {"weight_bytes", row.weight_bytes},
                      {"seconds", s},
@@ -762,11 +787,11 @@ int main(int argc, char** argv) {
     }
     // t = a + b N over the medians, per model and transport.
     std::printf("\nleast-squares fit of the medians, t(N) = a + b N:\n");
-    std::map<std::pair<std::string, std::string>, std::vector<std::pair<double, double>>> pts;
+    std::map<std::tuple<std::string, std::string, std::string>, std::vector<std::pair<double, double>>> pts;
     for (const auto& row : all) {
       std::vector<double> s;
       for (const auto& r : row.rounds) s.push_back(r.seconds);
-      pts[{row.model, row.mode}].push_back({static_cast<double>(row.clients), median(s)});
+      pts[{row.model, row.mode, row.variant}].push_back({static_cast<double>(row.clients), median(s)});
     }
     for (const auto& [key, v] : pts) {
       double sx = 0, sy = 0, sxx = 0, sxy = 0;
@@ -777,8 +802,8 @@ int main(int argc, char** argv) {
       double ss_res = 0, ss_tot = 0;
       for (const auto& [x, y] : v)
         ss_res += std::pow(y - (a + b * x), 2), ss_tot += std::pow(y - sy / k, 2);
-      std::printf("  %s %s: a = %.3f s, b = %.3f s per client, R^2 = %.3f\n", key.first.c_str(),
-                  key.second.c_str(), a, b, ss_tot > 0 ? 1 - ss_res / ss_tot : 1.0);
+      std::printf("  %s %s %s: a = %.3f s, b = %.3f s per client, R^2 = %.3f\n", std::get<0>(key).c_str(),
+                  std::get<1>(key).c_str(), std::get<2>(key).c_str(), a, b, ss_tot > 0 ? 1 - ss_res / ss_tot : 1.0);
     }
     if (!p.json_out.empty()) rlvr::core::write_file_atomic(p.json_out, out.dump(2) + "\n");
     if (temp && !p.keep) {

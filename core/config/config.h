@@ -450,6 +450,7 @@ struct LearnerConfig {
   int64_t heartbeat_ms = 1000;
   int64_t heartbeat_timeout_ms = 10000;
   int64_t weight_chunk_bytes = 4194304;
+  int64_t io_threads = 0;
   int64_t max_message_bytes = 268435456;
   int64_t wait_log_ms = 10000;
   int64_t world_size = 1;
@@ -470,6 +471,10 @@ struct LearnerConfig {
             Range{100, 3600000});
     v.field("weight_chunk_bytes", weight_chunk_bytes, "Bytes per weight chunk on the wire.",
             Range{4096, 1073741824});
+    v.field("io_threads", io_threads,
+            "ZeroMQ I/O threads of the learner: each actor connection's sends (and CURVE encryption) run on one "
+            "of them, so more threads serve more actors' weight fetches at once; 0: min(4, cores).",
+            Range{0, 64});
     v.field("max_message_bytes", max_message_bytes,
             "Largest message accepted (ZMQ_MAXMSGSIZE); larger ones are dropped by the transport.",
             Range{65536, 4294967296.0});

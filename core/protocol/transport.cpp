@@ -1,6 +1,7 @@
 // ZeroMQ sockets for the wire protocol (see transport.h).
 #include "core/protocol/transport.h"
 
+#include <algorithm>
 #include <atomic>
 #include <cstring>
 #include <set>
@@ -16,10 +17,11 @@
 namespace rlvr::core::protocol {
 
 struct Context::Impl {
-  zmq::context_t ctx{1};
+  explicit Impl(int io_threads) : ctx(std::max(1, io_threads)) {}
+  zmq::context_t ctx;
 };
 
-Context::Context() : impl_(std::make_unique<Impl>()) {}
+Context::Context(int io_threads) : impl_(std::make_unique<Impl>(io_threads)) {}
 Context::~Context() = default;
 
 struct Socket::Impl {

@@ -18,10 +18,12 @@
 
 namespace rlvr::core::protocol {
 
-// One per process (wraps zmq::context_t). Thread-safe.
+// One per process (wraps zmq::context_t). Thread-safe. `io_threads` (>= 1) is ZeroMQ's I/O thread
+// count: each connection's encoding, CURVE encryption and TCP sends run on one of them, so a
+// learner serving many actors spreads that work over the cores (learner.io_threads).
 class Context {
  public:
-  Context();
+  explicit Context(int io_threads = 1);
   ~Context();
   Context(const Context&) = delete;
   Context& operator=(const Context&) = delete;

@@ -256,6 +256,16 @@ TEST_F(LiveRl, SynchronousModeTrainsOnlyOnTheCurrentVersion) {
   auto summary = nlohmann::json::parse(core::read_file(run_dir() + "/summary.json"));
   EXPECT_EQ(summary["accounting"]["dropped_stale"], 0);
   EXPECT_TRUE(summary["accounting"]["balanced"].get<bool>());
+  // Every token was sampled with the version the learner trains, so the actors' log-probs equal
+  // the learner's to float noise at every step: each version reached the actors intact (from
+  // the second version on, an actor fetches into the buffer of the previous one).
+  int steps = 0;
+  for (const auto& row : jsonl(run_dir() + "/metrics.jsonl")) {
+    if (!row.contains("logprob_mismatch/max") || row["logprob_mismatch/on_policy_tokens"].get<double>() == 0) continue;
+    ++steps;
+    EXPECT_LT(row["logprob_mismatch/max"].get<double>(), 1e-2) << row.dump().substr(0, 300);
+  }
+  EXPECT_GE(steps, 3);
 }
 
 // A hand-made actor that holds a unit until the learner is two versions further, then sends it:
