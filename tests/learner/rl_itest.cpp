@@ -23,10 +23,9 @@
 #include "core/model/checkpoint.h"
 #include "core/model/logprobs.h"
 #include "core/model/transformer.h"
-#include "core/tokenizer/chat_template.h"
-#include "core/tokenizer/tokenizer.h"
 #include "learner/rl_replay.h"
 #include "sft_dpo/trainer.h"
+#include "tests/sft_dpo/hand_off_check.h"
 #include "tests/sft_dpo/tiny_world.h"
 #include "tests/test_util.h"
 #include "verifiers/reward.h"
@@ -231,16 +230,7 @@ TEST_F(RlReplay, GaeTrainsThePolicyAndTheCritic) {
   EXPECT_GT(max_abs_diff(policy_weights(r.final_dir), policy_weights(sft_dir_)), 1e-4);
   // The RL final/ is handed back to transformers like SFT's: the chat template the prompts were
   // rendered with (the SFT output's, tulu), its EOS token and the EOS ids.
-  {
-    const core::Tokenizer tok = core::Tokenizer::from_file(r.final_dir + "/tokenizer.json");
-    const int64_t eos = *tok.single_token_id("<|endoftext|>");
-    auto json_of = [](const std::string& path) { return nlohmann::json::parse(core::read_file(path)); };
-    nlohmann::json tc = json_of(r.final_dir + "/tokenizer_config.json");
-    EXPECT_EQ(tc["chat_template"], core::named_chat_template_jinja("tulu"));
-    EXPECT_EQ(tc["eos_token"], "<|endoftext|>");
-    EXPECT_EQ(json_of(r.final_dir + "/generation_config.json")["eos_token_id"], eos);
-    EXPECT_EQ(json_of(r.final_dir + "/config.json")["eos_token_id"], eos);
-  }
+  rlvr::testing::expect_tulu_hand_off(r.final_dir);
   auto critic = core::load_critic(a.path() + "/final-critic");
   const double head = critic->score->weight.abs().max().item<double>();
   EXPECT_GT(head, 0.0) << "the value head started at zero and was trained";

@@ -21,6 +21,7 @@
 #include "learner/train_state.h"
 #include "sft_dpo/data.h"
 #include "sft_dpo/reference_cache.h"
+#include "tests/sft_dpo/hand_off_check.h"
 #include "tests/sft_dpo/tiny_world.h"
 #include "tests/test_util.h"
 
@@ -266,18 +267,9 @@ TEST_F(TrainerTest, DpoFromSftOutputUsesAndInvalidatesTheReferenceCache) {
   d.dpo.rpo_alpha = 0.5;
   TrainResult first = run_training(d);
   EXPECT_FALSE(first.reference_cache_hit);
-  {
-    // DPO's final/ is handed back to transformers like SFT's: the template it trained with
-    // (the SFT output's own, tulu) and the EOS ids.
-    const core::Tokenizer tok = core::Tokenizer::from_file(first.final_dir + "/tokenizer.json");
-    const int64_t eos = *tok.single_token_id("<|endoftext|>");
-    auto json_of = [](const std::string& path) { return nlohmann::json::parse(core::read_file(path)); };
-    nlohmann::json tc = json_of(first.final_dir + "/tokenizer_config.json");
-    EXPECT_EQ(tc["chat_template"], core::named_chat_template_jinja("tulu"));
-    EXPECT_EQ(tc["eos_token"], "<|endoftext|>");
-    EXPECT_EQ(json_of(first.final_dir + "/generation_config.json")["eos_token_id"], eos);
-    EXPECT_EQ(json_of(first.final_dir + "/config.json")["eos_token_id"], eos);
-  }
+  // DPO's final/ is handed back to transformers like SFT's: the template it trained with (the
+  // SFT output's own, tulu) and the EOS ids.
+  rlvr::testing::expect_tulu_hand_off(first.final_dir);
   auto rows = metrics(dpo_out.path());
   const auto& step1 = rows[1];
   ASSERT_EQ(step1["step"], 1);
