@@ -145,11 +145,12 @@ void setup(CLI::App& app) {
     } catch (const Error& e) {
       throw Error(fmt::format("{}: {}", p->messages_file, e.what()));
     }
-    const std::string checkpoint =
+    std::string checkpoint =
         p->checkpoint.empty() ? std::filesystem::path(p->tokenizer).parent_path().string() : p->checkpoint;
+    if (checkpoint.empty()) checkpoint = ".";  // --tokenizer in the working directory
     std::string setting = p->chat_template;
     // auto without a template in the checkpoint is tulu, which takes --eos-token / --bos-token.
-    if (setting == "auto" && !core::read_checkpoint_chat_template(checkpoint.empty() ? "." : checkpoint)) {
+    if (setting == "auto" && !core::read_checkpoint_chat_template(checkpoint)) {
       setting = "tulu";
     }
     core::ChatTemplateOptions opt;
@@ -163,7 +164,7 @@ void setup(CLI::App& app) {
       RLVR_CHECK(p->eos_token.empty() && p->bos_token.empty(),
                  "--eos-token / --bos-token apply to the named templates; a checkpoint's template takes them from "
                  "its tokenizer_config.json");
-      enc = core::ChatFormat::resolve(tok, setting, checkpoint.empty() ? "." : checkpoint)
+      enc = core::ChatFormat::resolve(tok, setting, checkpoint)
                 .encode(tok, messages, p->generation_prompt);
     }
     nlohmann::json out{{"ids", enc.ids},
