@@ -30,6 +30,7 @@
 #include <filesystem>
 #include <map>
 #include <set>
+#include <sstream>
 
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
@@ -228,6 +229,25 @@ uint64_t weights_bytes(const std::string& model_dir) {
   return total;
 }
 
+// Connections waiting in the accept queue of the TCP socket that listens on `port` (the rx_queue
+// column of its LISTEN row in /proc/net/tcp), or -1 when nothing listens there.
+int accept_queue(int port) {
+  std::istringstream in(slurp("/proc/net/tcp"));
+  std::string line;
+  std::getline(in, line);  // the header
+  while (std::getline(in, line)) {
+    std::istringstream row(line);
+    std::string slot, local, remote, state, queues;
+    row >> slot >> local >> remote >> state >> queues;
+    const auto colon = local.find(':');
+    const auto queue_colon = queues.find(':');
+    if (state != "0A" || colon == std::string::npos || queue_colon == std::string::npos) continue;
+    if (std::stoi(local.substr(colon + 1), nullptr, 16) != port) continue;
+    return std::stoi(queues.substr(queue_colon + 1), nullptr, 16);
+  }
+  return -1;
+}
+
 uint64_t dir_bytes(const std::string& dir) {
   uint64_t total = 0;
   for (const auto& e : fs::recursive_directory_iterator(dir)) {
@@ -291,8 +311,16 @@ TEST_F(RlFaults, AnActorKilledDuringAWeightTransferLosesNoWork) {
       [&] { return slurp(log("proxy")).find("closed " + connection + " (") != std::string::npos; },
       30s))
       << slurp(log("proxy"));
+  // Both actors must join before the run can end, or the one that starts later could find the
+  // work done and no learner left to answer it. The learner is frozen while they start; the
+  // kernel queues their connections (actor 0's, and the proxy's upstream one for actor 1).
+  ASSERT_TRUE(freeze(learner));
   LiveProcess actor0(actor_cmd(cfg, 0) + sets, log("actor0"));
   LiveProcess actor1_again(actor_cmd(cfg, 1, via_proxy) + sets, log("actor1-again"));
+  const bool both_queued = eventually([&] { return accept_queue(learner_port) >= 2; }, 60s);
+  learner.kill(SIGCONT);
+  ASSERT_TRUE(both_queued) << "accept queue " << accept_queue(learner_port) << "\nactor0:\n"
+                           << slurp(log("actor0")) << "\nactor1:\n" << slurp(log("actor1-again"));
   ASSERT_EQ(learner.wait(240s), 0) << slurp(log("learner"));
   EXPECT_EQ(actor0.wait(60s), 0) << slurp(log("actor0"));
   EXPECT_EQ(actor1_again.wait(60s), 0) << slurp(log("actor1-again"));
