@@ -262,6 +262,8 @@ std::vector<Sample> Sampler::Impl::generate(const std::vector<std::vector<int32_
       if (rows[r].job < 0) assign.emplace_back(r, next_job++);
     }
     if (assign.empty()) return false;
+    const auto t_refill = Clock::now();
+    const double prefill_before = stats.prefill_s;
     // Prefill the prompts that are not cached yet, together, left-padded.
     std::vector<int64_t> need;
     for (const auto& a : assign) {
@@ -335,6 +337,7 @@ std::vector<Sample> Sampler::Impl::generate(const std::vector<std::vector<int32_
       if (accept(row, c, from_version)) finish_row(r);
     }
     sync_layout(L);
+    stats.refill_s += seconds_since(t_refill) - (stats.prefill_s - prefill_before);
     return true;
   };
 
@@ -346,6 +349,7 @@ std::vector<Sample> Sampler::Impl::generate(const std::vector<std::vector<int32_
       if (rows[r].job >= 0) active.push_back(r);
     }
     if (active.empty()) break;
+    const auto t_compact = Clock::now();
     // Nothing left to start: drop finished rows so that the batch shrinks.
     if (continuous && next_job == num_jobs && active.size() < rows.size()) {
       std::vector<int64_t> keep(active.begin(), active.end());
@@ -368,6 +372,7 @@ std::vector<Sample> Sampler::Impl::generate(const std::vector<std::vector<int32_
       shift_to(live);
       ++stats.compactions;
     }
+    stats.compact_s += seconds_since(t_compact);
     // One decode step for every row (idle rows of a static batch feed a dummy token).
     refresh_version();
     const auto t0 = Clock::now();
@@ -396,7 +401,13 @@ std::vector<Sample> Sampler::Impl::generate(const std::vector<std::vector<int32_
       }
     }
     if (finished_any) sync_layout(cache.length());
-    stats.decode_s += seconds_since(t0);
+    const double step_s = seconds_since(t0);
+    stats.decode_s += step_s;
+    if (next_job == num_jobs) {
+      stats.tail_s += step_s;
+      ++stats.tail_steps;
+      stats.tail_row_steps += static_cast<int64_t>(rows.size());
+    }
     if (hooks.on_progress) {
       hooks.on_progress({done, num_jobs, stats.generated_tokens, seconds_since(t_start)});
     }

@@ -76,6 +76,12 @@ struct GenerateStats {
   int64_t row_steps = 0;         // rows x steps, including idle rows of static batches
   int64_t compactions = 0;
   double prefill_s = 0, decode_s = 0, total_s = 0;
+  // Where the rest of total_s goes, and the drain at the end: refill_s starts samples in rows
+  // (copying a prefilled prompt into the cache, shifting it for a longer prompt; prefill_s not
+  // included), compact_s drops finished rows and cuts unused slots; tail_* count the decode steps
+  // after the last sample started, when the batch can only shrink (part of decode_s).
+  double refill_s = 0, compact_s = 0, tail_s = 0;
+  int64_t tail_steps = 0, tail_row_steps = 0;
 };
 
 struct Progress {

@@ -3,7 +3,8 @@
 // (tools/bench_sampling_ref.py) on the same checkpoint in the same run; continuous vs static
 // batching on prompts and completions of varied lengths; and the machine's memory-bandwidth and
 // matmul limits for the decode step. Usage:
-//   bench_sampling [--models a.json,b.json] [--batches 1,4,8,32] [--python /usr/bin/python3]
+//   bench_sampling [--models a.json,b.json] [--batches 1,4,8,32] [--stream-batches 64,128,256]
+//                  [--python /usr/bin/python3]
 #include <torch/torch.h>
 
 #include <chrono>
@@ -94,16 +95,24 @@ int main(int argc, char** argv) {
   CLI::App app{"Sampling benchmark (actors::Sampler vs a Python eager KV-cache loop)"};
   std::string models = kSourceRoot + "/configs/bench/tiny.json," + kSourceRoot + "/configs/bench/small.json";
   std::string batches = "1,4,8,32", python = "/usr/bin/python3";
-  int64_t prompt_len = 32, new_tokens = 64, varied_prompts = 64;
+  int64_t prompt_len = 32, new_tokens = 64, varied_prompts = 64, stream_rounds = 4;
+  std::string stream_batches = "64,128,256";
   bool skip_python = false, blas_linear = false;
   app.add_option("--models", models, "Comma-separated config.json files")->capture_default_str();
   app.add_option("--batches", batches, "Batch sizes")->capture_default_str();
   app.add_option("--prompt-len", prompt_len, "Prompt tokens (fixed-length runs)")->capture_default_str();
   app.add_option("--new-tokens", new_tokens, "Generated tokens (fixed-length runs)")->capture_default_str();
   app.add_option("--varied-prompts", varied_prompts, "Prompts in the continuous vs static comparison")->capture_default_str();
+  app.add_option("--stream-batches", stream_batches,
+                 "Batch sizes of the actor-shaped stream (groups of 8, varied lengths); empty: skip it")
+      ->capture_default_str();
+  app.add_option("--stream-rounds", stream_rounds, "Samples per stream call, in batches")->capture_default_str();
   app.add_option("--python", python, "Python with torch for the baseline")->capture_default_str();
   app.add_flag("--skip-python", skip_python, "Do not run the Python baseline");
   app.add_flag("--blas-linear", blas_linear, "Turn off the model's streaming decode linear (core/model/ops.h)");
+  bool baseline_rows = false;
+  app.add_flag("--stream-baseline", baseline_rows,
+               "Also run the stream with the old row drop (KVCache::select_rows gathering into new tensors)");
   CLI11_PARSE(app, argc, argv);
   if (blas_linear) core::detail::set_streaming_linear_enabled(false);
   try {
@@ -174,6 +183,49 @@ int main(int argc, char** argv) {
                                    cont ? "continuous" : "static", st.generated_tokens, st.total_s,
                                    st.generated_tokens / st.total_s, out.size() / st.total_s, util);
         }
+      }
+      // The shape actors feed the sampler: groups of n = 8 samples of varied prompts (16..128
+      // tokens) and completions (as above), `stream_rounds` x batch samples per call, at batch
+      // 64..256. Where the time goes: prefill, refill (starting samples in rows), compaction,
+      // decode with a full batch and decode in the tail (after the last sample started, when the
+      // batch only shrinks); full tok/s and tail tok/s are decoded tokens per second of each.
+      if (!stream_batches.empty()) {
+        std::cout << fmt::format("stream: groups of 8 samples, prompts 16..128 tokens, completions up to 256, "
+                                 "{} x batch samples per call\n",
+                                 stream_rounds);
+        std::cout << fmt::format("{:>5} {:>7} {:>8} {:>8} {:>8} {:>8} {:>7} {:>7} {:>7} {:>7} {:>8} {:>8} {:>6}\n",
+                                 "batch", "samples", "tokens", "seconds", "tok/s", "prefill", "refill", "compact",
+                                 "full", "tail", "full t/s", "tail t/s", "rows");
+        for (int64_t B : tools::parse_int_list(stream_batches, "--stream-batches")) {
+          for (bool in_place :
+               baseline_rows ? std::vector<bool>{false, true} : std::vector<bool>{true}) {
+            core::detail::set_in_place_row_drop_enabled(in_place);
+            actors::SamplingParams sp = p;
+            sp.n = 8;
+            auto groups = random_prompts(std::max<int64_t>(1, stream_rounds * B / sp.n), 16, 128,
+                                         cfg.vocab_size, 10);
+            actors::Sampler sampler(model.ptr(), nullptr, {B, true});
+            auto out = sampler.generate(groups, sp);
+            const auto& st = sampler.last_stats();
+            const double full_s = st.decode_s - st.tail_s;
+            // Decoded tokens: one per live row per step (the first token of each sample comes
+            // from its prefill).
+            const double decoded = static_cast<double>(st.generated_tokens - st.samples);
+            const double tail_tokens = static_cast<double>(st.tail_row_steps);
+            std::cout << fmt::format(
+                "{:>5} {:>7} {:>8} {:>8.2f} {:>8.1f} {:>7.0f}% {:>6.0f}% {:>6.0f}% {:>6.0f}% "
+                "{:>6.0f}% {:>8.1f} {:>8.1f} "
+                "{:>6.1f}{}\n",
+                B, out.size(), st.generated_tokens, st.total_s, st.generated_tokens / st.total_s,
+                100 * st.prefill_s / st.total_s, 100 * st.refill_s / st.total_s,
+                100 * st.compact_s / st.total_s, 100 * full_s / st.total_s,
+                100 * st.tail_s / st.total_s, full_s > 0 ? (decoded - tail_tokens) / full_s : 0.0,
+                st.tail_s > 0 ? tail_tokens / st.tail_s : 0.0,
+                st.tail_steps > 0 ? static_cast<double>(st.tail_row_steps) / st.tail_steps : 0.0,
+                baseline_rows ? (in_place ? "  current" : "  baseline (rows gathered)") : "");
+          }
+        }
+        core::detail::set_in_place_row_drop_enabled(true);
       }
       std::filesystem::remove_all(dir);
     }

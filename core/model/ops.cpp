@@ -89,6 +89,13 @@ bool cpu_has_avx2_fma() {
 void set_streaming_linear_enabled(bool enabled) { g_streaming_enabled.store(enabled); }
 bool streaming_linear_enabled() { return g_streaming_enabled.load(); }
 
+namespace {
+std::atomic<bool> g_in_place_row_drop{true};
+}  // namespace
+
+void set_in_place_row_drop_enabled(bool enabled) { g_in_place_row_drop.store(enabled); }
+bool in_place_row_drop_enabled() { return g_in_place_row_drop.load(); }
+
 at::Tensor linear(const at::Tensor& x, const at::Tensor& w, const at::Tensor& b) {
   const int64_t K = x.size(-1);
   const int64_t M = K > 0 ? x.numel() / K : 0;

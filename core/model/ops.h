@@ -26,6 +26,12 @@ at::Tensor linear(const at::Tensor& x, const at::Tensor& w, const at::Tensor& b)
 void set_streaming_linear_enabled(bool enabled);
 bool streaming_linear_enabled();
 
+// Turns KVCache::select_rows' in-place path for dropped rows on or off process-wide (default on;
+// off: every selection gathers into new tensors, the old behaviour); for the benchmark's
+// baseline. Thread-safe (an atomic flag).
+void set_in_place_row_drop_enabled(bool enabled);
+bool in_place_row_drop_enabled();
+
 // Whether this CPU has AVX2 and FMA (for kernels compiled with target("avx2,fma"), chosen at
 // run time; also learner/optimizer.cpp's AdamW). False on other architectures.
 bool cpu_has_avx2_fma();

@@ -469,11 +469,30 @@ void KVCache::select_rows(const at::Tensor& index) {
   auto mn = idx.min().item<int64_t>(), mx = idx.max().item<int64_t>();
   RLVR_CHECK(mn >= 0 && mx < batch_size_, "select_rows: row {} out of range [0, {})", mn < 0 ? mn : mx,
              batch_size_);
-  keys = keys.index_select(1, idx);
-  values = values.index_select(1, idx);
-  slot_bias = slot_bias.index_select(0, idx);
+  const at::Tensor host = idx.to(at::kCPU).contiguous();
+  const int64_t n = host.numel();
+  const int64_t* rows = host.data_ptr<int64_t>();
+  bool increasing = detail::in_place_row_drop_enabled();
+  for (int64_t i = 1; i < n && increasing; ++i) increasing = rows[i] > rows[i - 1];
+  if (increasing) {
+    // Row i takes row rows[i] >= i; rows read later are above every row written so far.
+    for (int64_t i = 0; i < n; ++i) {
+      if (rows[i] == i) continue;
+      for (at::Tensor* t : {&keys, &values}) {
+        t->select(1, i).narrow(2, 0, length_).copy_(t->select(1, rows[i]).narrow(2, 0, length_));
+      }
+      slot_bias.select(0, i).copy_(slot_bias.select(0, rows[i]));
+    }
+    keys = keys.narrow(1, 0, n);
+    values = values.narrow(1, 0, n);
+    slot_bias = slot_bias.narrow(0, 0, n);
+  } else {
+    keys = keys.index_select(1, idx);
+    values = values.index_select(1, idx);
+    slot_bias = slot_bias.index_select(0, idx);
+  }
   next_positions_ = next_positions_.index_select(0, idx);
-  batch_size_ = idx.numel();
+  batch_size_ = n;
 }
 
 void KVCache::set_layout(int64_t length, const at::Tensor& next_positions) {

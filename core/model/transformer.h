@@ -190,7 +190,10 @@ class KVCache {
   // Empties the cache for reuse (no reallocation).
   void reset();
   // Keeps only the rows `index` ([B'] int64, on any device), in that order, e.g. to drop
-  // finished samples. Throws rlvr::Error for an out-of-range index.
+  // finished samples. Throws rlvr::Error for an out-of-range index. A strictly increasing index
+  // (dropping rows, order kept) moves the kept rows' filled slots down in place and narrows the
+  // batch dimension, so nothing is allocated (a fresh cache-sized tensor costs a page fault per
+  // 4 KiB); any other index gathers into new tensors.
   void select_rows(const at::Tensor& index);
   // For callers that re-lay rows in keys/values/slot_bias themselves (continuous batching in
   // actors/sampler.cpp refills one row with a new prompt and shifts slots to compact the cache):

@@ -166,6 +166,30 @@ TEST(Sampler, ContinuousBatchingEqualsOnePromptAtATime) {
   EXPECT_LT(eos, static_cast<int>(cont.size()));
 }
 
+// Two rounds of equal-length samples: every sample starts from its prefill's token and takes
+// max_new - 1 decode steps, so the second round (the last samples started) is the tail, exactly.
+TEST(Sampler, StatsCountTheStepsAfterTheLastSampleStartedAsTheTail) {
+  auto model = tiny_model();
+  constexpr int64_t kBatch = 3, kNew = 9;
+  SamplingParams p;
+  p.temperature = 0;
+  p.max_new_tokens = kNew;
+  for (bool continuous : {true, false}) {
+    GenerateStats st;
+    auto out = run(model, make_prompts(2 * kBatch, 3), p, {kBatch, continuous}, nullptr, &st);
+    ASSERT_EQ(out.size(), static_cast<size_t>(2 * kBatch));
+    for (const auto& s : out) ASSERT_EQ(static_cast<int64_t>(s.token_ids.size()), kNew);
+    EXPECT_EQ(st.decode_steps, 2 * (kNew - 1)) << "continuous " << continuous;
+    EXPECT_EQ(st.tail_steps, kNew - 1) << "continuous " << continuous;
+    EXPECT_EQ(st.tail_row_steps, kBatch * (kNew - 1)) << "continuous " << continuous;
+    EXPECT_GT(st.tail_s, 0);
+    EXPECT_LE(st.tail_s, st.decode_s);
+    EXPECT_GT(st.refill_s, 0);
+    EXPECT_GE(st.compact_s, 0);
+    EXPECT_LE(st.prefill_s + st.refill_s + st.compact_s + st.decode_s, st.total_s);
+  }
+}
+
 TEST(Sampler, SamplesOfAGroupShareOnePrefillAndDiffer) {
   auto model = tiny_model();
   auto prompts = make_prompts(3, 6);

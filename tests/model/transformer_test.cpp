@@ -219,6 +219,38 @@ TEST(Transformer, CacheRowSelectionKeepsRowsDecoding) {
   EXPECT_EQ(cache.batch_size(), 2);
 }
 
+// Dropping rows in order (what the sampler does when samples finish) moves rows in place; the
+// kept rows go on decoding, several steps and a second drop later, as a full forward pass says.
+TEST(Transformer, DroppingCacheRowsInOrderKeepsRowsDecoding) {
+  torch::NoGradGuard no_grad;
+  CausalLM m = make_model();
+  at::Tensor tokens = random_tokens(5, 9, 61, 14);
+  at::Tensor full = m->forward(tokens);
+  KVCache cache = m->make_cache(5, 10);
+  m->forward_cached(tokens.narrow(1, 0, 5), cache);
+  std::vector<int64_t> kept = {0, 1, 2, 3, 4};
+  auto drop_to = [&](std::vector<int64_t> positions) {  // positions within the current rows
+    std::vector<int64_t> next;
+    for (int64_t p : positions) next.push_back(kept[static_cast<size_t>(p)]);
+    cache.select_rows(at::tensor(positions, at::kLong));
+    kept = next;
+  };
+  drop_to({1, 3, 4});
+  for (int64_t t = 5; t < 9; ++t) {
+    if (t == 7) drop_to({0, 2});
+    std::vector<int64_t> feed;
+    for (int64_t r : kept) feed.push_back(tokens[r][t].item<int64_t>());
+    at::Tensor step = m->decode_step(at::tensor(feed, at::kLong), cache);
+    ASSERT_EQ(step.size(0), static_cast<int64_t>(kept.size()));
+    for (size_t i = 0; i < kept.size(); ++i) {
+      EXPECT_LT(max_diff(step[static_cast<int64_t>(i)], full[kept[i]][t]), 1e-4) << "row " << kept[i] << " token " << t;
+    }
+  }
+  EXPECT_EQ(kept, (std::vector<int64_t>{1, 4}));
+  EXPECT_EQ(cache.batch_size(), 2);
+  EXPECT_EQ(cache.keys.size(1), 2);
+}
+
 TEST(Transformer, BadInputsThrowRlvrError) {
   torch::NoGradGuard no_grad;
   CausalLM m = make_model();
