@@ -9,6 +9,7 @@
 #include <charconv>
 #include <cmath>
 #include <filesystem>
+#include <system_error>
 #include <set>
 #include <sstream>
 
@@ -34,6 +35,15 @@ struct Source {
 std::string where(const Source& src, const YAML::Node& node) {
   if (!src.has_positions || !node.IsDefined() || node.Mark().is_null()) return src.name;
   return fmt::format("{}:{}:{}", src.name, node.Mark().line + 1, node.Mark().column + 1);
+}
+
+// `p` with symlinks and dot segments resolved, for telling a `base` cycle; `p` as written
+// (normalized) when the file system cannot resolve it (a name too long, a parent that cannot be
+// read): reading the file then reports why.
+std::string canonical_name(const std::filesystem::path& p) {
+  std::error_code ec;
+  std::filesystem::path c = std::filesystem::weakly_canonical(p, ec);
+  return ec ? p.lexically_normal().string() : c.string();
 }
 
 std::string join_path(const std::string& prefix, const std::string& name) {
@@ -344,7 +354,7 @@ YAML::Node load_chain_node(const YAML::Node& node, const std::string& name, cons
     namespace fs = std::filesystem;
     fs::path base_path = fs::path(b.Scalar()).is_absolute() ? fs::path(b.Scalar())
                                                              : fs::path(dir) / b.Scalar();
-    std::string canon = fs::weakly_canonical(base_path).string();
+    std::string canon = canonical_name(base_path);
     if (std::find(stack.begin(), stack.end(), canon) != stack.end()) {
       throw Error(fmt::format("{}: base: '{}' includes itself (cycle: {} -> {})",
                               where(Source{name}, b), b.Scalar(), fmt::join(stack, " -> "), canon));
@@ -547,7 +557,7 @@ class DocWriter : public SchemaVisitor {
 
 Config load_config(const std::string& path, const std::vector<std::string>& overrides) {
   std::string text = read_file(path);
-  std::vector<std::string> stack{std::filesystem::weakly_canonical(path).string()};
+  std::vector<std::string> stack{canonical_name(path)};
   YAML::Node merged =
       load_chain(text, path, std::filesystem::path(path).parent_path().string(), stack);
   return finish_load(merged, path, overrides);
@@ -802,11 +812,11 @@ PipelineConfig load_pipeline(const std::string& path, const std::vector<std::str
       } catch (const Error& e) {
         throw Error(fmt::format("{}: {}.{}: {}", where(src, body), item_path, stage.kind, e.what()));
       }
-      std::vector<std::string> stack{fs::weakly_canonical(file).string()};
+      std::vector<std::string> stack{canonical_name(file)};
       merged = load_chain(text, file, fs::path(file).parent_path().string(), stack);
       name = file;
     } else if (body.IsMap()) {
-      std::vector<std::string> stack{fs::weakly_canonical(path).string()};
+      std::vector<std::string> stack{canonical_name(path)};
       merged = load_chain_node(body, path, dir, stack);
     } else if (!body.IsNull()) {
       throw Error(fmt::format("{}: {}.{}: expected a stage config file name or a mapping of config keys, got {}",

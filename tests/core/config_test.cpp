@@ -197,6 +197,16 @@ TEST(Config, BaseCycleIsDetected) {
   EXPECT_EQ(msg, b + ":1:7: base: 'a.yaml' includes itself (cycle: " + a + " -> " + b + " -> " + a + ")");
 }
 
+// A base name the file system refuses (longer than a file name may be) is an error naming the
+// key and the file system's reason, not an exception escaping the loader (found by fuzzing).
+TEST(Config, BaseNameTooLongIsAnErrorNamingTheKey) {
+  TempDir dir;
+  const std::string long_name(300, 'x');
+  std::string a = dir.write("a.yaml", "base: " + long_name + ".yaml\n");
+  EXPECT_EQ(error_message([&] { load_config(a); }),
+            a + ":1:7: base: " + dir.path() + "/" + long_name + ".yaml: cannot open for reading: File name too long");
+}
+
 TEST(Config, MissingFileNamesPath) {
   EXPECT_EQ(error_message([] { load_config("/nonexistent/x.yaml"); }),
             "/nonexistent/x.yaml: cannot open for reading: No such file or directory");
