@@ -4,6 +4,7 @@
 #include <ATen/CPUGeneratorImpl.h>
 #include <torch/torch.h>
 
+#include <algorithm>
 #include <cmath>
 #include <limits>
 
@@ -466,12 +467,12 @@ void KVCache::select_rows(const at::Tensor& index) {
   RLVR_CHECK(index.defined() && index.dim() == 1 && index.numel() >= 1,
              "select_rows: index must be a non-empty 1-D tensor");
   at::Tensor idx = index.to(keys.device(), at::kLong);
-  auto mn = idx.min().item<int64_t>(), mx = idx.max().item<int64_t>();
-  RLVR_CHECK(mn >= 0 && mx < batch_size_, "select_rows: row {} out of range [0, {})", mn < 0 ? mn : mx,
-             batch_size_);
   const at::Tensor host = idx.to(at::kCPU).contiguous();
   const int64_t n = host.numel();
   const int64_t* rows = host.data_ptr<int64_t>();
+  const auto [lo, hi] = std::minmax_element(rows, rows + n);
+  RLVR_CHECK(*lo >= 0 && *hi < batch_size_, "select_rows: row {} out of range [0, {})", *lo < 0 ? *lo : *hi,
+             batch_size_);
   bool increasing = detail::in_place_row_drop_enabled();
   for (int64_t i = 1; i < n && increasing; ++i) increasing = rows[i] > rows[i - 1];
   if (increasing) {

@@ -266,6 +266,11 @@ TEST(Transformer, BadInputsThrowRlvrError) {
   EXPECT_NE(error_message([&] { m->forward_cached(at::zeros({1, 5}, at::kLong), cache); }).find("KV cache full"),
             std::string::npos);
   EXPECT_EQ(cache.length(), 0);
+  EXPECT_EQ(error_message([&] { cache.select_rows(at::tensor({0, 3}, at::kLong)); }),
+            "select_rows: row 3 out of range [0, 1)");
+  EXPECT_EQ(error_message([&] { cache.select_rows(at::tensor({-2, 0}, at::kLong)); }),
+            "select_rows: row -2 out of range [0, 1)");
+  EXPECT_EQ(cache.batch_size(), 1);
   EXPECT_NE(error_message([&] { m->make_cache(1, 65); }).find("max_len must be in [1, the model's 64 positions]"),
             std::string::npos);
 }
